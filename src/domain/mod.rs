@@ -1,0 +1,33 @@
+//! Pure types and rules. No I/O, no framework types: everything here can be
+//! unit-tested with plain values.
+
+mod challenge;
+mod email;
+mod names;
+mod phone;
+mod policy;
+
+pub use challenge::{
+    Challenge, ChallengeStatus, DecoyReason, RetryAfter, LOCKOUT_THRESHOLD, MAX_SMS_PER_CHALLENGE,
+};
+pub use email::Email;
+pub use names::{Name, NameKind};
+pub use phone::PhoneNumber;
+pub use policy::{Factor, PolicySpec, PolicySpecInput};
+
+/// A value that failed to parse: which field and why, for a 422 response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+use super::{from_ms, to_ms, Db, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
+
+/// A message claimed for sending (its body still sealed).
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub account_id: String,
+    pub to_phone: String,
+    pub body: Option<Vec<u8>>,
+    pub not_after: Option<DateTime<Utc>>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub expired: u64,
+}
+
+impl Db<'_> {
+    pub fn enqueue_sms(
+        &self,
+        account_id: &str,
+        challenge_id: Option<&str>,
+        to_phone: &str,
+        sealed_body: &[u8],
+        not_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sms_outbox (account_id, challenge_id, to_phone, body, status, not_after,
+                                         next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?6)",
+            )?
+            .execute(params![account_id, challenge_id, to_phone, sealed_body, not_after.map(to_ms), to_ms(now)])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Claims up to `limit` due messages for `lease`: queued ones whose time
+    /// has come and sending ones whose lease ran out (a crash mid-send).
+    pub fn claim_sms(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        let now_ms = to_ms(now);
+        let mut st = self.conn.prepare_cached(
+            "UPDATE sms_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1, updated_at = ?1
+             WHERE id IN (SELECT id FROM sms_outbox
+                          WHERE (status = 'queued' AND next_attempt_at <= ?1)
+                             OR (status = 'sending' AND lease_until <= ?1)
+                          ORDER BY next_attempt_at LIMIT ?3)
+             RETURNING id, account_id, to_phone, body, not_after, attempts",
+        )?;
+        let rows = st
+            .query_map(params![now_ms, to_ms(now + lease), limit], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    account_id: r.get(1)?,
+                    to_phone: r.get(2)?,
+                    body: r.get(3)?,
+                    not_after: r.get::<_, Option<i64>>(4)?.map(from_ms),
+                    attempts: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// A final state: the body (which may hold a secret) is dropped.
+    fn finish_sms(&self, id: i64, status: &str, channel: Option<&str>, error: Option<&str>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sms_outbox SET status = ?2, body = NULL, lease_until = NULL, channel = coalesce(?3, channel),
+                        last_error = ?4, updated_at = ?5,
+                        sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, status, channel, error, to_ms(now)])?;
+        Ok(())
+    }
+
+    pub fn mark_sms_sent(&self, id: i64, channel: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish_sms(id, "sent", Some(channel), None, now)
+    }
+
+    pub fn mark_sms_expired(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish_sms(id, "expired", None, Some("secret expired before sending"), now)
+    }
+
+    pub fn mark_sms_failed(&self, id: i64, channel: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish_sms(id, "failed", Some(channel), Some(error), now)
+    }
+
+    /// Back to the queue for another try at `next_at`.
+    pub fn retry_sms(&self, id: i64, channel: &str, error: &str, next_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sms_outbox SET status = 'queued', lease_until = NULL, channel = ?2, last_error = ?3,
+                        next_attempt_at = ?4, updated_at = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, channel, error, to_ms(next_at), to_ms(now)])?;
+        Ok(())
+    }
+
+    /// Drops the not yet sent SMS of a challenge whose secret was replaced or
+    /// is no longer needed, so a stale PIN or link never goes out.
+    pub fn expire_challenge_sms(&self, challenge_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sms_outbox SET status = 'expired', body = NULL, lease_until = NULL,
+                        last_error = 'superseded', updated_at = ?2
+                 WHERE challenge_id = ?1 AND status = 'queued'",
+            )?
+            .execute(params![challenge_id, to_ms(now)])?;
+        Ok(())
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let mut c = OutboxCounts::default();
+        let mut st = self.conn.prepare_cached("SELECT status, count(*) FROM sms_outbox GROUP BY status")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        for r in rows {
+            let (status, n) = r?;
+            match status.as_str() {
+                "queued" => c.queued = n,
+                "sending" => c.sending = n,
+                "sent" => c.sent = n,
+                "failed" => c.failed = n,
+                "expired" => c.expired = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+}
