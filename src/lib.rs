@@ -4,4 +4,5 @@ pub mod blocking;
 pub mod clock;
 pub mod crypto;
 pub mod domain;
+pub mod service;
 pub mod store;

@@ -103,8 +103,8 @@ impl Db<'_> {
             .optional()?)
     }
 
-    /// The newest pending challenge of this user for this system.
-    pub fn pending_challenge(
+    /// The newest challenge of this user for this system, whatever its status.
+    pub fn latest_challenge(
         &self,
         account_id: &str,
         email: &str,
@@ -114,7 +114,7 @@ impl Db<'_> {
             .conn
             .prepare_cached(&format!(
                 "SELECT {COLS} FROM challenges
-                 WHERE account_id = ?1 AND email = ?2 AND system_name = ?3 AND status = 'pending'
+                 WHERE account_id = ?1 AND email = ?2 AND system_name = ?3
                  ORDER BY created_at DESC LIMIT 1"
             ))?
             .query_row(params![account_id, email, system_name], row)

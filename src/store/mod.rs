@@ -47,6 +47,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A UNIQUE constraint refused the write (a duplicate name or email).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    }
+
     /// The database was busy or locked beyond the busy timeout.
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))

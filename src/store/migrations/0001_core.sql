@@ -86,7 +86,7 @@ CREATE TABLE challenges (
     updated_at        INTEGER NOT NULL,
     completed_at      INTEGER
 );
-CREATE INDEX challenges_lookup ON challenges(account_id, email, system_name, status);
+CREATE INDEX challenges_lookup ON challenges(account_id, email, system_name, created_at);
 CREATE UNIQUE INDEX challenges_secret ON challenges(secret_hash) WHERE secret_hash IS NOT NULL;
 
 CREATE TABLE sms_outbox (

@@ -1,0 +1,135 @@
+//! Accounts and API keys (CLI only: a key is the root of an account's access).
+
+use super::{Error, Services};
+use crate::crypto;
+use crate::domain::{Factor, Name, NameKind, PolicySpec};
+use crate::store::{ApiKeyRow, Db, Scope, Store};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Key material is shown once, at creation; only its SHA-256 is stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewApiKey {
+    pub key_id: String,
+    pub scope: Scope,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewAccount {
+    pub account_id: String,
+    pub name: String,
+    pub auth_key: String,
+    pub auth_key_id: String,
+    pub manage_key: String,
+    pub manage_key_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyInfo {
+    pub key_id: String,
+    pub account_id: String,
+    pub scope: Scope,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKeyInfo {
+    fn from(r: ApiKeyRow) -> Self {
+        Self {
+            key_id: r.id,
+            account_id: r.account_id,
+            scope: r.scope,
+            prefix: r.prefix,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+/// A caller authenticated by an API key.
+#[derive(Debug, Clone)]
+pub struct KeyIdentity {
+    pub key_id: String,
+    pub account_id: String,
+    pub scope: Scope,
+}
+
+fn new_key(db: &Db<'_>, account_id: &str, scope: Scope, now: DateTime<Utc>) -> Result<NewApiKey, Error> {
+    // 256 random bits; the prefix only helps people tell keys apart.
+    let key = format!("fsk_{}", crypto::random_token::<32>());
+    let key_id = crypto::random_id("key", 8);
+    let prefix: String = key.chars().take(10).collect();
+    db.insert_api_key(&key_id, account_id, scope, &crypto::sha256(key.as_bytes()), &prefix, now)?;
+    Ok(NewApiKey { key_id, scope, key })
+}
+
+/// Account and key administration, used by the CLI on its own store handle.
+pub fn create_account(store: &Store, name: &str, now: DateTime<Utc>) -> Result<NewAccount, Error> {
+    let name = Name::parse(NameKind::Account, name)?;
+    store.write_blocking(move |db| {
+        let account_id = crypto::random_id("acc", 8);
+        db.insert_account(&account_id, name.as_str(), now)?;
+        for f in [Factor::Passwordless, Factor::Pin] {
+            db.insert_policy(&account_id, f.as_str(), &PolicySpec::builtin(f), true, now)?;
+        }
+        let auth = new_key(db, &account_id, Scope::Auth, now)?;
+        let manage = new_key(db, &account_id, Scope::Manage, now)?;
+        Ok(NewAccount {
+            account_id,
+            name: name.as_str().to_string(),
+            auth_key: auth.key,
+            auth_key_id: auth.key_id,
+            manage_key: manage.key,
+            manage_key_id: manage.key_id,
+        })
+    })
+}
+
+pub fn create_api_key(store: &Store, account_id: &str, scope: Scope, now: DateTime<Utc>) -> Result<NewApiKey, Error> {
+    let account_id = account_id.to_string();
+    store.write_blocking(move |db| {
+        db.account(&account_id)?
+            .ok_or_else(|| Error::not_found("account_not_found", format!("no account {account_id}")))?;
+        new_key(db, &account_id, scope, now)
+    })
+}
+
+pub fn list_api_keys(store: &Store, account_id: &str) -> Result<Vec<ApiKeyInfo>, Error> {
+    store.read_blocking(|db| {
+        db.account(account_id)?
+            .ok_or_else(|| Error::not_found("account_not_found", format!("no account {account_id}")))?;
+        Ok(db.api_keys(account_id)?.into_iter().map(ApiKeyInfo::from).collect())
+    })
+}
+
+pub fn revoke_api_key(store: &Store, key_id: &str, now: DateTime<Utc>) -> Result<ApiKeyInfo, Error> {
+    let key_id = key_id.to_string();
+    store.write_blocking(move |db| {
+        db.revoke_api_key(&key_id, now)?
+            .map(ApiKeyInfo::from)
+            .ok_or_else(|| Error::not_found("api_key_not_found", format!("no API key {key_id}")))
+    })
+}
+
+impl Services {
+    /// Looks up a presented key by its SHA-256 (keys are high-entropy, so no
+    /// slow hash is needed); None for unknown or revoked keys.
+    pub async fn identify_key(&self, presented: &str) -> Result<Option<KeyIdentity>, Error> {
+        if presented.len() > 128 {
+            return Ok(None);
+        }
+        let presented = presented.to_string();
+        self.store
+            .read(move |db| {
+                let hash = crypto::sha256(presented.as_bytes());
+                Ok(db.api_key_by_hash(&hash)?.map(|r| KeyIdentity {
+                    key_id: r.id,
+                    account_id: r.account_id,
+                    scope: r.scope,
+                }))
+            })
+            .await
+    }
+}

@@ -1,0 +1,106 @@
+//! Use cases. Each takes `now` as a parameter and runs its reads and writes
+//! through the store's blocking threads; nothing here touches HTTP or SQL.
+
+mod accounts;
+mod auth;
+mod grants;
+mod policies;
+mod systems;
+mod users;
+
+pub use accounts::{
+    create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity, NewAccount, NewApiKey,
+};
+pub use auth::{CompleteInput, CompleteOutcome, LinkView, StartInput, StartOutcome, StatusView};
+pub use policies::PolicyView;
+pub use systems::{SystemInput, SystemPatch, SystemView};
+pub use users::{ImportRowError, ImportSummary, UserInput, UserPage, UserPatch, UserView, UsageView};
+
+use crate::crypto::ServerKey;
+use crate::domain::{Factor, Invalid};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("wrong {}", factor.as_str())]
+    WrongSecret { factor: Factor, attempts_left: u32 },
+    #[error("the authentication request has expired")]
+    Expired,
+    #[error("too many wrong attempts; start a new authentication")]
+    AttemptsExhausted,
+    #[error("too many SMS for this authentication; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("the user is locked after too many failed attempts")]
+    UserLocked,
+    #[error("CSV import refused: {} bad rows", .0.len())]
+    Import(Vec<ImportRowError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Error::NotFound { code, message: message.into() }
+    }
+
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+}
+
+/// Maps a UNIQUE violation to a 409 with the given code.
+pub(crate) fn unique_conflict(e: StoreError, code: &'static str, message: String) -> Error {
+    if e.is_unique_violation() {
+        Error::conflict(code, message)
+    } else {
+        Error::Store(e)
+    }
+}
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    key: Arc<ServerKey>,
+    public_url: Arc<str>,
+    /// Woken when an SMS is queued, so the dispatcher need not poll fast.
+    outbox_ready: Arc<Notify>,
+}
+
+impl Services {
+    pub fn new(store: Store, key: ServerKey, public_url: &str, outbox_ready: Arc<Notify>) -> Self {
+        Self {
+            store,
+            key: Arc::new(key),
+            public_url: public_url.trim_end_matches('/').into(),
+            outbox_ready,
+        }
+    }
+
+    pub fn server_key(&self) -> &Arc<ServerKey> {
+        &self.key
+    }
+
+    pub fn outbox_ready(&self) -> &Arc<Notify> {
+        &self.outbox_ready
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+}
+
+/// `YYYY-MM` of a moment, the key of the usage counters.
+pub(crate) fn month_of(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m").to_string()
+}

@@ -1,0 +1,152 @@
+use super::{unique_conflict, Error, Services};
+use crate::domain::{Invalid, Name, NameKind};
+use crate::store::SystemRow;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_LINK_URL: usize = 1000;
+pub const DEFAULT_POLICY: &str = "passwordless";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SystemView {
+    pub name: String,
+    pub description: String,
+    pub policy: String,
+    pub link_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<SystemRow> for SystemView {
+    fn from(r: SystemRow) -> Self {
+        Self {
+            name: r.name,
+            description: r.description,
+            policy: r.policy_name,
+            link_url: r.link_url,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SystemInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub policy: Option<String>,
+    pub link_url: Option<String>,
+}
+
+/// `link_url: Some(None)` clears the template.
+#[derive(Debug, Clone, Default)]
+pub struct SystemPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub policy: Option<String>,
+    pub link_url: Option<Option<String>>,
+}
+
+fn check_description(d: &str) -> Result<(), Invalid> {
+    if d.chars().count() > MAX_DESCRIPTION {
+        return Err(Invalid::new("description", "must be at most 1000 characters"));
+    }
+    Ok(())
+}
+
+/// A link template must be an http(s) URL holding `{token}` exactly once.
+fn check_link_url(u: &str) -> Result<(), Invalid> {
+    let err = |m: &str| Invalid::new("link_url", m.to_string());
+    if u.len() > MAX_LINK_URL {
+        return Err(err("must be at most 1000 characters"));
+    }
+    if u.matches("{token}").count() != 1 {
+        return Err(err("must contain {token} exactly once"));
+    }
+    let probe = u.replace("{token}", "t");
+    match url::Url::parse(&probe) {
+        Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => Ok(()),
+        _ => Err(err("must be an http or https URL")),
+    }
+}
+
+fn system_not_found(name: &str) -> Error {
+    Error::not_found("system_not_found", format!("no system named {name}"))
+}
+
+fn policy_not_found(name: &str) -> Error {
+    Error::not_found("policy_not_found", format!("no policy named {name}"))
+}
+
+impl Services {
+    pub async fn list_systems(&self, account_id: &str) -> Result<Vec<SystemView>, Error> {
+        let a = account_id.to_string();
+        self.store
+            .read(move |db| Ok(db.systems(&a)?.into_iter().map(SystemView::from).collect()))
+            .await
+    }
+
+    pub async fn get_system(&self, account_id: &str, name: &str) -> Result<SystemView, Error> {
+        let (a, n) = (account_id.to_string(), name.to_string());
+        self.store
+            .read(move |db| db.system(&a, &n)?.map(SystemView::from).ok_or_else(|| system_not_found(&n)))
+            .await
+    }
+
+    pub async fn create_system(&self, account_id: &str, input: SystemInput, now: DateTime<Utc>) -> Result<SystemView, Error> {
+        let name = Name::parse(NameKind::System, &input.name)?;
+        let description = input.description.unwrap_or_default();
+        check_description(&description)?;
+        if let Some(u) = &input.link_url {
+            check_link_url(u)?;
+        }
+        let policy = input.policy.unwrap_or_else(|| DEFAULT_POLICY.to_string());
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| {
+                let p = db.policy(&a, &policy)?.ok_or_else(|| policy_not_found(&policy))?;
+                db.insert_system(&a, name.as_str(), &description, p.id, input.link_url.as_deref(), now)
+                    .map_err(|e| unique_conflict(e, "system_exists", format!("a system named {name} exists")))?;
+                db.system(&a, name.as_str())?.map(SystemView::from).ok_or_else(|| system_not_found(name.as_str()))
+            })
+            .await
+    }
+
+    pub async fn update_system(
+        &self,
+        account_id: &str,
+        name: &str,
+        patch: SystemPatch,
+        now: DateTime<Utc>,
+    ) -> Result<SystemView, Error> {
+        let new_name = patch.name.as_deref().map(|n| Name::parse(NameKind::System, n)).transpose()?;
+        if let Some(d) = &patch.description {
+            check_description(d)?;
+        }
+        if let Some(Some(u)) = &patch.link_url {
+            check_link_url(u)?;
+        }
+        let (a, n) = (account_id.to_string(), name.to_string());
+        self.store
+            .write(move |db| {
+                let cur = db.system(&a, &n)?.ok_or_else(|| system_not_found(&n))?;
+                let policy_name = patch.policy.unwrap_or(cur.policy_name);
+                let policy = db.policy(&a, &policy_name)?.ok_or_else(|| policy_not_found(&policy_name))?;
+                let name = new_name.map(|n| n.as_str().to_string()).unwrap_or(cur.name);
+                let description = patch.description.unwrap_or(cur.description);
+                let link_url = patch.link_url.unwrap_or(cur.link_url);
+                db.update_system(&a, cur.id, &name, &description, policy.id, link_url.as_deref(), now)
+                    .map_err(|e| unique_conflict(e, "system_exists", format!("a system named {name} exists")))?;
+                db.system(&a, &name)?.map(SystemView::from).ok_or_else(|| system_not_found(&name))
+            })
+            .await
+    }
+
+    pub async fn delete_system(&self, account_id: &str, name: &str) -> Result<(), Error> {
+        let (a, n) = (account_id.to_string(), name.to_string());
+        self.store
+            .write(move |db| if db.delete_system(&a, &n)? { Ok(()) } else { Err(system_not_found(&n)) })
+            .await
+    }
+}

@@ -1,0 +1,327 @@
+use super::{month_of, unique_conflict, Error, Services};
+use crate::domain::{Email, Invalid, PhoneNumber};
+use crate::store::{UserRow, UserUpdate};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashSet;
+
+const MAX_USER_NAME: usize = 200;
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 500;
+/// Rows of one CSV import (one transaction).
+pub const MAX_IMPORT_ROWS: usize = 100_000;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub email: String,
+    pub phone: String,
+    pub name: String,
+    pub enabled: bool,
+    /// Locked after too many consecutive failures; unlock through the API.
+    pub locked: bool,
+    pub failed_logins: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for UserView {
+    fn from(r: UserRow) -> Self {
+        Self {
+            email: r.email,
+            phone: r.phone,
+            name: r.name,
+            enabled: r.enabled,
+            locked: r.locked_at.is_some(),
+            failed_logins: r.failed_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub email: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportRowError {
+    /// 1-based line number in the CSV, the header counted.
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UsageView {
+    pub month: String,
+    pub starts: u64,
+    pub approvals: u64,
+    pub failures: u64,
+    pub sms_sent: u64,
+}
+
+fn check_name(n: &str) -> Result<String, Invalid> {
+    let n = n.trim();
+    if n.chars().count() > MAX_USER_NAME || n.chars().any(char::is_control) {
+        return Err(Invalid::new("name", "must be at most 200 characters without control characters"));
+    }
+    Ok(n.to_string())
+}
+
+fn user_not_found(email: &str) -> Error {
+    Error::not_found("user_not_found", format!("no user {email}"))
+}
+
+/// Emails in a URL path are matched case-insensitively; an unparseable one
+/// cannot exist, so it is simply not found.
+fn path_email(raw: &str) -> Result<Email, Error> {
+    Email::parse(raw).map_err(|_| user_not_found(raw))
+}
+
+fn decode_cursor(c: &str) -> Result<String, Invalid> {
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Invalid::new("cursor", "is not a cursor from a previous page"))
+}
+
+struct ImportRow {
+    email: Email,
+    phone: PhoneNumber,
+    name: String,
+}
+
+/// Parses and checks the whole CSV; every bad row is reported.
+fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 1;
+        let bad = |field: &str, message: String| ImportRowError { row: line, field: field.into(), message };
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(bad("row", format!("not valid CSV: {e}")));
+                continue;
+            }
+        };
+        let cells: Vec<&str> = rec.iter().collect();
+        if line == 1 && cells.first().is_some_and(|c| c.eq_ignore_ascii_case("email")) {
+            continue;
+        }
+        if cells.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        if cells.len() < 2 || cells.len() > 3 {
+            errors.push(bad("row", "expected the columns email,phone,name".into()));
+            continue;
+        }
+        let email = Email::parse(cells[0]);
+        let phone = PhoneNumber::parse(cells[1]);
+        let name = check_name(cells.get(2).copied().unwrap_or(""));
+        match (email, phone, name) {
+            (Ok(email), Ok(phone), Ok(name)) => {
+                if !seen.insert(email.clone()) {
+                    errors.push(bad("email", format!("{email} appears more than once")));
+                } else {
+                    rows.push(ImportRow { email, phone, name });
+                }
+            }
+            (e, p, n) => {
+                for inv in [e.err(), p.err(), n.err()].into_iter().flatten() {
+                    errors.push(bad(inv.field, inv.message));
+                }
+            }
+        }
+        if rows.len() > MAX_IMPORT_ROWS {
+            return Err(Invalid::new("csv", format!("at most {MAX_IMPORT_ROWS} rows per import")).into());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Import(errors));
+    }
+    Ok(rows)
+}
+
+impl Services {
+    pub async fn list_users(
+        &self,
+        account_id: &str,
+        q: Option<String>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<UserPage, Error> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Invalid::new("limit", "must be between 1 and 500").into());
+        }
+        if q.as_ref().is_some_and(|q| q.len() > 254) {
+            return Err(Invalid::new("q", "must be at most 254 characters").into());
+        }
+        let after = cursor.as_deref().map(decode_cursor).transpose()?;
+        let a = account_id.to_string();
+        let q = q.filter(|q| !q.is_empty());
+        let page = self
+            .store
+            .read(move |db| db.users_page(&a, q.as_deref(), after.as_deref(), limit).map_err(Error::from))
+            .await?;
+        Ok(UserPage {
+            next_cursor: page.next_after.map(|e| URL_SAFE_NO_PAD.encode(e)),
+            users: page.users.into_iter().map(UserView::from).collect(),
+        })
+    }
+
+    pub async fn get_user(&self, account_id: &str, email: &str) -> Result<UserView, Error> {
+        let email = path_email(email)?;
+        let a = account_id.to_string();
+        self.store
+            .read(move |db| db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str())))
+            .await
+    }
+
+    pub async fn create_user(&self, account_id: &str, input: UserInput, now: DateTime<Utc>) -> Result<UserView, Error> {
+        let email = Email::parse(&input.email)?;
+        let phone = PhoneNumber::parse(&input.phone)?;
+        let name = check_name(input.name.as_deref().unwrap_or(""))?;
+        let enabled = input.enabled.unwrap_or(true);
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| {
+                db.insert_user(&a, email.as_str(), phone.as_str(), &name, enabled, now)
+                    .map_err(|e| unique_conflict(e, "user_exists", format!("user {email} exists")))?;
+                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+            })
+            .await
+    }
+
+    pub async fn update_user(&self, account_id: &str, email: &str, patch: UserPatch, now: DateTime<Utc>) -> Result<UserView, Error> {
+        let email = path_email(email)?;
+        let upd = UserUpdate {
+            phone: patch.phone.as_deref().map(PhoneNumber::parse).transpose()?.map(|p| p.as_str().to_string()),
+            name: patch.name.as_deref().map(check_name).transpose()?,
+            enabled: patch.enabled,
+        };
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| {
+                if !db.update_user(&a, email.as_str(), &upd, now)? {
+                    return Err(user_not_found(email.as_str()));
+                }
+                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+            })
+            .await
+    }
+
+    pub async fn delete_user(&self, account_id: &str, email: &str) -> Result<(), Error> {
+        let email = path_email(email)?;
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| if db.delete_user(&a, email.as_str())? { Ok(()) } else { Err(user_not_found(email.as_str())) })
+            .await
+    }
+
+    pub async fn unlock_user(&self, account_id: &str, email: &str, now: DateTime<Utc>) -> Result<UserView, Error> {
+        let email = path_email(email)?;
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| {
+                if !db.unlock_user(&a, email.as_str(), now)? {
+                    return Err(user_not_found(email.as_str()));
+                }
+                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+            })
+            .await
+    }
+
+    /// Creates or updates every user of the CSV, or none if any row is bad.
+    pub async fn import_users(&self, account_id: &str, body: Vec<u8>, now: DateTime<Utc>) -> Result<ImportSummary, Error> {
+        let rows = crate::blocking::run(move || parse_csv(&body))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        let a = account_id.to_string();
+        self.store
+            .write(move |db| {
+                let mut s = ImportSummary { created: 0, updated: 0 };
+                for r in &rows {
+                    let upd = UserUpdate { phone: Some(r.phone.as_str().into()), name: Some(r.name.clone()), enabled: None };
+                    if db.update_user(&a, r.email.as_str(), &upd, now)? {
+                        s.updated += 1;
+                    } else {
+                        db.insert_user(&a, r.email.as_str(), r.phone.as_str(), &r.name, true, now)?;
+                        s.created += 1;
+                    }
+                }
+                Ok(s)
+            })
+            .await
+    }
+
+    pub async fn usage(&self, account_id: &str, month: Option<String>, now: DateTime<Utc>) -> Result<UsageView, Error> {
+        let month = match month {
+            None => month_of(now),
+            Some(m) => {
+                let ok = m.len() == 7
+                    && chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_ok();
+                if !ok {
+                    return Err(Invalid::new("month", "must be YYYY-MM").into());
+                }
+                m
+            }
+        };
+        let a = account_id.to_string();
+        let m = month.clone();
+        let u = self.store.read(move |db| db.usage(&a, &m).map_err(Error::from)).await?;
+        Ok(UsageView { month, starts: u.starts, approvals: u.approvals, failures: u.failures, sms_sent: u.sms_sent })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_reports_every_bad_row() {
+        let csv = b"email,phone,name\na@x.ch,+41790000001,Ann\nbad,+41790000002,\nc@x.ch,079,\na@x.ch,+41790000003,\n";
+        match parse_csv(csv) {
+            Err(Error::Import(errs)) => {
+                let rows: Vec<usize> = errs.iter().map(|e| e.row).collect();
+                assert_eq!(rows, vec![3, 4, 5]);
+            }
+            other => panic!("{other:?}", other = other.map(|r| r.len())),
+        }
+        assert_eq!(parse_csv(b"a@x.ch,+41790000001\n").unwrap().len(), 1);
+    }
+}
