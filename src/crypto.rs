@@ -101,7 +101,8 @@ impl ServerKey {
 
     fn from_master(master: &[u8; 32]) -> Self {
         let derive = |label: &[u8]| -> [u8; 32] {
-            let mut m = <HmacSha256 as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
+            let mut m =
+                <HmacSha256 as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
             m.update(label);
             m.finalize().into_bytes().into()
         };
@@ -115,7 +116,8 @@ impl ServerKey {
     /// different part lists hash alike.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         crate::blocking::check("hmac");
-        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.hmac_key).unwrap_or_else(|_| unreachable!());
+        let mut m =
+            <HmacSha256 as Mac>::new_from_slice(&self.hmac_key).unwrap_or_else(|_| unreachable!());
         for p in parts {
             m.update(&(p.len() as u64).to_be_bytes());
             m.update(p);
@@ -188,7 +190,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(SERVER_KEY_FILE)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join(SERVER_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let sealed = a.seal("PIN 123456");

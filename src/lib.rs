@@ -1,8 +1,15 @@
 //! FlexSecure: an on-premise SMS authentication appliance.
 
+pub mod app;
 pub mod blocking;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod http;
+pub mod jobs;
 pub mod service;
+pub mod sms;
 pub mod store;
+pub mod telemetry;

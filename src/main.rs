@@ -1,1 +1,129 @@
-fn main(){}
+//! The `flexsecure` command line: parses arguments and calls the library.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flexsecure::config::{Config, Overrides};
+use flexsecure::store::Scope;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "flexsecure",
+    version,
+    about = "On-premise SMS authentication appliance"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "FLEXSECURE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database and server key); default ./flexsecure-data.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (default 127.0.0.1:8080).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8443.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Check the configuration and print the effective settings.
+    CheckConfig,
+    /// Accounts (tenants).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account with an auth key and a manage key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    Auth,
+    Manage,
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key (shown once).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+    },
+    /// List an account's keys (never the keys themselves).
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Revoke a key by its id.
+    Revoke { key_id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    flexsecure::telemetry::init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen,
+    };
+    let config = Config::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Serve { .. } => flexsecure::cli::serve(config),
+        Command::CheckConfig => flexsecure::cli::check_config(&config, json),
+        Command::Account {
+            command: AccountCommand::Create { name },
+        } => flexsecure::cli::account_create(&config, &name, json),
+        Command::Apikey { command } => match command {
+            ApikeyCommand::Create { account, scope } => {
+                let scope = match scope {
+                    ScopeArg::Auth => Scope::Auth,
+                    ScopeArg::Manage => Scope::Manage,
+                };
+                flexsecure::cli::apikey_create(&config, &account, scope, json)
+            }
+            ApikeyCommand::List { account } => {
+                flexsecure::cli::apikey_list(&config, &account, json)
+            }
+            ApikeyCommand::Revoke { key_id } => {
+                flexsecure::cli::apikey_revoke(&config, &key_id, json)
+            }
+        },
+    }
+}

@@ -240,7 +240,10 @@ mod tests {
         let t0 = c.created_at;
         assert!(c.may_send_sms(t0).is_ok());
         c.arm_secret([1; 32], Factor::Pin, t0);
-        assert_eq!(c.may_send_sms(t0 + Duration::seconds(10)), Err(RetryAfter(20)));
+        assert_eq!(
+            c.may_send_sms(t0 + Duration::seconds(10)),
+            Err(RetryAfter(20))
+        );
         let mut t = t0;
         for _ in 1..MAX_SMS_PER_CHALLENGE {
             t += Duration::seconds(30);
@@ -255,7 +258,13 @@ mod tests {
         let mut c = challenge(vec![Factor::Pin]);
         let t0 = c.created_at;
         c.arm_secret([1; 32], Factor::Pin, t0);
-        assert_eq!(c.status_at(t0 + Duration::seconds(299)), ChallengeStatus::Pending);
-        assert_eq!(c.status_at(t0 + Duration::seconds(300)), ChallengeStatus::Expired);
+        assert_eq!(
+            c.status_at(t0 + Duration::seconds(299)),
+            ChallengeStatus::Pending
+        );
+        assert_eq!(
+            c.status_at(t0 + Duration::seconds(300)),
+            ChallengeStatus::Expired
+        );
     }
 }

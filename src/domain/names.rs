@@ -59,10 +59,16 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Name::parse(NameKind::System, " CRM ").unwrap().as_str(), "CRM");
+        assert_eq!(
+            Name::parse(NameKind::System, " CRM ").unwrap().as_str(),
+            "CRM"
+        );
         assert!(Name::parse(NameKind::System, "").is_err());
         assert!(Name::parse(NameKind::System, "a/b").is_err());
         assert!(Name::parse(NameKind::System, &"x".repeat(101)).is_err());
-        assert_eq!(Name::parse(NameKind::Policy, "").unwrap_err().field, "policy");
+        assert_eq!(
+            Name::parse(NameKind::Policy, "").unwrap_err().field,
+            "policy"
+        );
     }
 }

@@ -30,7 +30,11 @@ impl PhoneNumber {
             match c {
                 '0'..='9' => digits.push(c),
                 ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err(err("may contain only digits, spaces, dashes, dots and parentheses")),
+                _ => {
+                    return Err(err(
+                        "may contain only digits, spaces, dashes, dots and parentheses",
+                    ))
+                }
             }
         }
         if digits.starts_with('0') {
@@ -59,14 +63,31 @@ mod tests {
 
     #[test]
     fn normalises_to_e164() {
-        assert_eq!(PhoneNumber::parse("+41 79 123 45 67").unwrap().as_str(), "+41791234567");
-        assert_eq!(PhoneNumber::parse("0041-79-123.45.67").unwrap().as_str(), "+41791234567");
-        assert_eq!(PhoneNumber::parse("+1 (415) 555-0100").unwrap().as_str(), "+14155550100");
+        assert_eq!(
+            PhoneNumber::parse("+41 79 123 45 67").unwrap().as_str(),
+            "+41791234567"
+        );
+        assert_eq!(
+            PhoneNumber::parse("0041-79-123.45.67").unwrap().as_str(),
+            "+41791234567"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1 (415) 555-0100").unwrap().as_str(),
+            "+14155550100"
+        );
     }
 
     #[test]
     fn refuses_bad_numbers() {
-        for bad in ["", "0791234567", "+0791234567", "+41abc", "+123", "+1234567890123456", "+41 79 123 45 67 x"] {
+        for bad in [
+            "",
+            "0791234567",
+            "+0791234567",
+            "+41abc",
+            "+123",
+            "+1234567890123456",
+            "+41 79 123 45 67 x",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -127,7 +127,10 @@ mod tests {
     use super::*;
 
     fn input(steps: Vec<Factor>) -> PolicySpecInput {
-        PolicySpecInput { steps, ..Default::default() }
+        PolicySpecInput {
+            steps,
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -56,12 +56,24 @@ pub struct KeyIdentity {
     pub scope: Scope,
 }
 
-fn new_key(db: &Db<'_>, account_id: &str, scope: Scope, now: DateTime<Utc>) -> Result<NewApiKey, Error> {
+fn new_key(
+    db: &Db<'_>,
+    account_id: &str,
+    scope: Scope,
+    now: DateTime<Utc>,
+) -> Result<NewApiKey, Error> {
     // 256 random bits; the prefix only helps people tell keys apart.
     let key = format!("fsk_{}", crypto::random_token::<32>());
     let key_id = crypto::random_id("key", 8);
     let prefix: String = key.chars().take(10).collect();
-    db.insert_api_key(&key_id, account_id, scope, &crypto::sha256(key.as_bytes()), &prefix, now)?;
+    db.insert_api_key(
+        &key_id,
+        account_id,
+        scope,
+        &crypto::sha256(key.as_bytes()),
+        &prefix,
+        now,
+    )?;
     Ok(NewApiKey { key_id, scope, key })
 }
 
@@ -87,24 +99,39 @@ pub fn create_account(store: &Store, name: &str, now: DateTime<Utc>) -> Result<N
     })
 }
 
-pub fn create_api_key(store: &Store, account_id: &str, scope: Scope, now: DateTime<Utc>) -> Result<NewApiKey, Error> {
+pub fn create_api_key(
+    store: &Store,
+    account_id: &str,
+    scope: Scope,
+    now: DateTime<Utc>,
+) -> Result<NewApiKey, Error> {
     let account_id = account_id.to_string();
     store.write_blocking(move |db| {
-        db.account(&account_id)?
-            .ok_or_else(|| Error::not_found("account_not_found", format!("no account {account_id}")))?;
+        db.account(&account_id)?.ok_or_else(|| {
+            Error::not_found("account_not_found", format!("no account {account_id}"))
+        })?;
         new_key(db, &account_id, scope, now)
     })
 }
 
 pub fn list_api_keys(store: &Store, account_id: &str) -> Result<Vec<ApiKeyInfo>, Error> {
     store.read_blocking(|db| {
-        db.account(account_id)?
-            .ok_or_else(|| Error::not_found("account_not_found", format!("no account {account_id}")))?;
-        Ok(db.api_keys(account_id)?.into_iter().map(ApiKeyInfo::from).collect())
+        db.account(account_id)?.ok_or_else(|| {
+            Error::not_found("account_not_found", format!("no account {account_id}"))
+        })?;
+        Ok(db
+            .api_keys(account_id)?
+            .into_iter()
+            .map(ApiKeyInfo::from)
+            .collect())
     })
 }
 
-pub fn revoke_api_key(store: &Store, key_id: &str, now: DateTime<Utc>) -> Result<ApiKeyInfo, Error> {
+pub fn revoke_api_key(
+    store: &Store,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ApiKeyInfo, Error> {
     let key_id = key_id.to_string();
     store.write_blocking(move |db| {
         db.revoke_api_key(&key_id, now)?

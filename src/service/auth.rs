@@ -38,8 +38,15 @@ pub struct CompleteInput {
 
 #[derive(Debug, Clone)]
 pub enum CompleteOutcome {
-    Approved { request_id: String, amr: Vec<Factor> },
-    Pending { request_id: String, next_step: Factor, expires_at: DateTime<Utc> },
+    Approved {
+        request_id: String,
+        amr: Vec<Factor>,
+    },
+    Pending {
+        request_id: String,
+        next_step: Factor,
+        expires_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -109,14 +116,21 @@ fn extract_token(raw: &str, link_url: Option<&str>, public_url: &str) -> String 
 }
 
 impl Services {
-    pub async fn start(&self, account_id: &str, input: StartInput, now: DateTime<Utc>) -> Result<StartOutcome, Error> {
+    pub async fn start(
+        &self,
+        account_id: &str,
+        input: StartInput,
+        now: DateTime<Utc>,
+    ) -> Result<StartOutcome, Error> {
         let (email, system) = parse_names(&input.email, &input.system)?;
         let context = match input.context {
             None | Some(serde_json::Value::Null) => None,
             Some(v @ serde_json::Value::Object(_)) => {
                 let s = v.to_string();
                 if s.len() > MAX_CONTEXT_BYTES {
-                    return Err(Invalid::new("context", "must be at most 4096 bytes of JSON").into());
+                    return Err(
+                        Invalid::new("context", "must be at most 4096 bytes of JSON").into(),
+                    );
                 }
                 Some(s)
             }
@@ -145,7 +159,9 @@ impl Services {
     ) -> Result<(StartOutcome, bool), Error> {
         let system = db
             .system(account_id, system_name.as_str())?
-            .ok_or_else(|| Error::not_found("system_not_found", format!("no system named {system_name}")))?;
+            .ok_or_else(|| {
+                Error::not_found("system_not_found", format!("no system named {system_name}"))
+            })?;
         let user = db.user(account_id, email.as_str())?;
         let decoy = match &user {
             None => Some(DecoyReason::UnknownUser),
@@ -157,13 +173,16 @@ impl Services {
         let user = user.filter(|_| decoy.is_none());
 
         // A live challenge is re-used: same request_id, a fresh secret, another SMS.
-        if let Some(mut live) = db.latest_challenge(account_id, email.as_str(), system.name.as_str())? {
+        if let Some(mut live) =
+            db.latest_challenge(account_id, email.as_str(), system.name.as_str())?
+        {
             if live.status == ChallengeStatus::Pending {
                 if live.status_at(now) == ChallengeStatus::Pending {
-                    live.may_send_sms(now).map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
-                    let queued = self.send_step(db, &mut live, &system, user.as_ref(), now)?;
+                    live.may_send_sms(now)
+                        .map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
+                    let sms = self.send_step(db, &mut live, &system, user.as_ref(), now)?;
                     db.update_challenge(&live, now)?;
-                    return Ok((outcome(&live), queued));
+                    return Ok((outcome(&live), enqueue(db, &live, sms, now)?));
                 }
                 expire(db, &mut live, now)?;
             }
@@ -190,8 +209,9 @@ impl Services {
             created_at: now,
             completed_at: None,
         };
-        let queued = self.send_step(db, &mut c, &system, user.as_ref(), now)?;
+        let sms = self.send_step(db, &mut c, &system, user.as_ref(), now)?;
         db.insert_challenge(&c)?;
+        let queued = enqueue(db, &c, sms, now)?;
         db.bump_usage(account_id, &month_of(now), UsageField::Starts)?;
         if let Some(reason) = decoy {
             tracing::info!(request_id = %c.id, reason = reason.as_str(), "start answered without SMS");
@@ -199,8 +219,8 @@ impl Services {
         Ok((outcome(&c), queued))
     }
 
-    /// Arms a fresh secret for the current step and queues its SMS (none for
-    /// a decoy). Returns whether an SMS was queued.
+    /// Arms a fresh secret for the current step and returns its SMS (none
+    /// for a decoy), to be queued once the challenge row is written.
     fn send_step(
         &self,
         db: &Db<'_>,
@@ -208,9 +228,9 @@ impl Services {
         system: &SystemRow,
         user: Option<&UserRow>,
         now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<QueuedSms>, Error> {
         let Some(step) = c.current_step() else {
-            return Ok(false);
+            return Ok(None);
         };
         // An older SMS of this challenge still in the queue carries a secret
         // that is about to be replaced: it must never go out.
@@ -219,7 +239,10 @@ impl Services {
             Factor::Pin => {
                 let pin = crypto::random_pin(c.policy.pin_length);
                 let mins = c.policy.pin_ttl_seconds.div_ceil(60);
-                let text = format!("{pin} is your PIN for {}. It expires in {mins} min. Never share it.", system.name);
+                let text = format!(
+                    "{pin} is your PIN for {}. It expires in {mins} min. Never share it.",
+                    system.name
+                );
                 (pin_hash(&self.key, &c.id, &pin), text)
             }
             Factor::Passwordless => {
@@ -236,24 +259,32 @@ impl Services {
         match (c.decoy, user) {
             (None, Some(user)) => {
                 c.arm_secret(hash, step, now);
-                let sealed = self.key.seal(&text);
-                db.enqueue_sms(&c.account_id, Some(&c.id), &user.phone, &sealed, Some(c.secret_expires_at), now)?;
-                Ok(true)
+                Ok(Some(QueuedSms {
+                    to: user.phone.clone(),
+                    sealed: self.key.seal(&text),
+                }))
             }
             _ => {
                 // A decoy keeps the same timing and counters but a secret nobody knows.
                 c.arm_secret(crypto::random_bytes::<32>(), step, now);
-                Ok(false)
+                Ok(None)
             }
         }
     }
 
-    pub async fn complete(&self, account_id: &str, input: CompleteInput, now: DateTime<Utc>) -> Result<CompleteOutcome, Error> {
+    pub async fn complete(
+        &self,
+        account_id: &str,
+        input: CompleteInput,
+        now: DateTime<Utc>,
+    ) -> Result<CompleteOutcome, Error> {
         let (email, system) = parse_names(&input.email, &input.system)?;
         let secret = match (&input.pin, &input.passwordless) {
             (Some(p), None) => (Factor::Pin, p.clone()),
             (None, Some(l)) => (Factor::Passwordless, l.clone()),
-            (Some(_), Some(_)) => return Err(Invalid::new("pin", "send either pin or passwordless, not both").into()),
+            (Some(_), Some(_)) => {
+                return Err(Invalid::new("pin", "send either pin or passwordless, not both").into())
+            }
             (None, None) => return Err(Invalid::new("pin", "send pin or passwordless").into()),
         };
         if secret.1.is_empty() || secret.1.len() > MAX_SECRET_INPUT {
@@ -269,7 +300,17 @@ impl Services {
         let request_id = input.request_id.clone();
         let (checked, queued) = self
             .store
-            .write(move |db| svc.complete_tx(db, &account_id, &email, &system, request_id.as_deref(), secret, now))
+            .write(move |db| {
+                svc.complete_tx(
+                    db,
+                    &account_id,
+                    &email,
+                    &system,
+                    request_id.as_deref(),
+                    secret,
+                    now,
+                )
+            })
             .await?;
         if queued {
             self.outbox_ready.notify_one();
@@ -291,7 +332,12 @@ impl Services {
         (factor, raw): (Factor, String),
         now: DateTime<Utc>,
     ) -> Result<(Checked, bool), Error> {
-        let not_found = || Error::not_found("challenge_not_found", "no authentication in progress for this user and system");
+        let not_found = || {
+            Error::not_found(
+                "challenge_not_found",
+                "no authentication in progress for this user and system",
+            )
+        };
         let system = db.system(account_id, system_name.as_str())?;
         let token = match factor {
             Factor::Passwordless => Some(extract_token(
@@ -307,7 +353,9 @@ impl Services {
                 Some(c) if c.account_id == account_id => Some(c),
                 _ => db.latest_challenge(account_id, email.as_str(), system_name.as_str())?,
             },
-            (None, None) => db.latest_challenge(account_id, email.as_str(), system_name.as_str())?,
+            (None, None) => {
+                db.latest_challenge(account_id, email.as_str(), system_name.as_str())?
+            }
         };
         let mut c = match found {
             Some(c) if c.email == email.as_str() && c.system_name == system_name.as_str() => c,
@@ -324,7 +372,10 @@ impl Services {
             return Ok((
                 Checked::Refused(Error::conflict(
                     "wrong_step",
-                    format!("this authentication is waiting for the {} step", expected.as_str()),
+                    format!(
+                        "this authentication is waiting for the {} step",
+                        expected.as_str()
+                    ),
                 )),
                 false,
             ));
@@ -335,16 +386,27 @@ impl Services {
         };
         let matches = c.secret_hash.is_some_and(|h| crypto::ct_eq(&h, &presented));
         if !matches {
-            return Ok((Checked::Refused(self.wrong_secret(db, &mut c, factor, now)?), false));
+            return Ok((
+                Checked::Refused(self.wrong_secret(db, &mut c, factor, now)?),
+                false,
+            ));
         }
         self.satisfy(db, &mut c, system.as_ref(), now)
     }
 
     /// Refusals that do not depend on the secret: locked user, dead or
     /// expired challenge. Persists an expiry it discovers.
-    fn refuse_if_closed(&self, db: &Db<'_>, c: &mut Challenge, now: DateTime<Utc>) -> Result<Option<Error>, Error> {
+    fn refuse_if_closed(
+        &self,
+        db: &Db<'_>,
+        c: &mut Challenge,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Error>, Error> {
         if let Some(uid) = c.user_id {
-            if db.user_by_id(&c.account_id, uid)?.is_some_and(|u| u.locked_at.is_some()) {
+            if db
+                .user_by_id(&c.account_id, uid)?
+                .is_some_and(|u| u.locked_at.is_some())
+            {
                 return Ok(Some(Error::UserLocked));
             }
         }
@@ -364,7 +426,13 @@ impl Services {
         })
     }
 
-    fn wrong_secret(&self, db: &Db<'_>, c: &mut Challenge, factor: Factor, now: DateTime<Utc>) -> Result<Error, Error> {
+    fn wrong_secret(
+        &self,
+        db: &Db<'_>,
+        c: &mut Challenge,
+        factor: Factor,
+        now: DateTime<Utc>,
+    ) -> Result<Error, Error> {
         let dead = c.record_wrong_secret(now);
         if let Some(uid) = c.user_id {
             if db.record_user_failure(&c.account_id, uid, now)? {
@@ -376,7 +444,10 @@ impl Services {
             db.expire_challenge_sms(&c.id, now)?;
         }
         db.update_challenge(c, now)?;
-        Ok(Error::WrongSecret { factor, attempts_left: c.attempts_left() })
+        Ok(Error::WrongSecret {
+            factor,
+            attempts_left: c.attempts_left(),
+        })
     }
 
     /// The current step is done: approve, or send the next step's SMS.
@@ -390,12 +461,14 @@ impl Services {
         if let Some(uid) = c.user_id {
             db.reset_user_failures(&c.account_id, uid)?;
         }
-        let mut queued = false;
         let outcome = match c.satisfy_step(now) {
             None => {
                 db.expire_challenge_sms(&c.id, now)?;
                 db.bump_usage(&c.account_id, &month_of(now), UsageField::Approvals)?;
-                CompleteOutcome::Approved { request_id: c.id.clone(), amr: c.amr.clone() }
+                CompleteOutcome::Approved {
+                    request_id: c.id.clone(),
+                    amr: c.amr.clone(),
+                }
             }
             Some(next) => {
                 let user = match c.user_id {
@@ -404,27 +477,53 @@ impl Services {
                 };
                 let system = match system {
                     Some(s) => s.clone(),
-                    None => return Err(Error::not_found("system_not_found", "the system was deleted")),
+                    None => {
+                        return Err(Error::not_found(
+                            "system_not_found",
+                            "the system was deleted",
+                        ))
+                    }
                 };
-                queued = self.send_step(db, c, &system, user.as_ref(), now)?;
-                CompleteOutcome::Pending { request_id: c.id.clone(), next_step: next, expires_at: c.secret_expires_at }
+                let sms = self.send_step(db, c, &system, user.as_ref(), now)?;
+                db.update_challenge(c, now)?;
+                let queued = enqueue(db, c, sms, now)?;
+                let outcome = CompleteOutcome::Pending {
+                    request_id: c.id.clone(),
+                    next_step: next,
+                    expires_at: c.secret_expires_at,
+                };
+                return Ok((Checked::Done(outcome), queued));
             }
         };
         db.update_challenge(c, now)?;
-        Ok((Checked::Done(outcome), queued))
+        Ok((Checked::Done(outcome), false))
     }
 
-    pub async fn status(&self, account_id: &str, request_id: &str, now: DateTime<Utc>) -> Result<StatusView, Error> {
+    pub async fn status(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusView, Error> {
         let account_id = account_id.to_string();
         let id = request_id.to_string();
         let c = self
             .store
             .read(move |db| db.challenge(&account_id, &id).map_err(Error::from))
             .await?
-            .ok_or_else(|| Error::not_found("challenge_not_found", "no authentication with this request_id"))?;
+            .ok_or_else(|| {
+                Error::not_found(
+                    "challenge_not_found",
+                    "no authentication with this request_id",
+                )
+            })?;
         let status = c.status_at(now);
         Ok(StatusView {
-            next_step: if status == ChallengeStatus::Pending { c.current_step() } else { None },
+            next_step: if status == ChallengeStatus::Pending {
+                c.current_step()
+            } else {
+                None
+            },
             attempts_left: c.attempts_left(),
             steps: c.steps().to_vec(),
             amr: c.amr.clone(),
@@ -448,21 +547,30 @@ impl Services {
                             && c.current_step() == Some(Factor::Passwordless),
                         system_name: c.system_name,
                     },
-                    None => LinkView { system_name: String::new(), usable: false },
+                    None => LinkView {
+                        system_name: String::new(),
+                        usable: false,
+                    },
                 })
             })
             .await
     }
 
     /// The confirmation page's POST: approves the link step.
-    pub async fn confirm_link(&self, token: &str, now: DateTime<Utc>) -> Result<CompleteOutcome, Error> {
+    pub async fn confirm_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CompleteOutcome, Error> {
         let svc = self.clone();
         let token = token.to_string();
         let (checked, queued) = self
             .store
             .write(move |db| {
                 let not_found = || Error::not_found("link_not_found", "this link is not valid");
-                let mut c = db.challenge_by_secret(&link_hash(&svc.key, &token))?.ok_or_else(not_found)?;
+                let mut c = db
+                    .challenge_by_secret(&link_hash(&svc.key, &token))?
+                    .ok_or_else(not_found)?;
                 if let Some(refusal) = svc.refuse_if_closed(db, &mut c, now)? {
                     return Ok((Checked::Refused(refusal), false));
                 }
@@ -481,6 +589,31 @@ impl Services {
             Checked::Refused(e) => Err(e),
         }
     }
+}
+
+/// An SMS ready to queue: the number and the sealed text.
+struct QueuedSms {
+    to: String,
+    sealed: Vec<u8>,
+}
+
+/// Queues the SMS (after the challenge row exists); returns whether it did.
+fn enqueue(
+    db: &Db<'_>,
+    c: &Challenge,
+    sms: Option<QueuedSms>,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let Some(sms) = sms else { return Ok(false) };
+    db.enqueue_sms(
+        &c.account_id,
+        Some(&c.id),
+        &sms.to,
+        &sms.sealed,
+        Some(c.secret_expires_at),
+        now,
+    )?;
+    Ok(true)
 }
 
 fn outcome(c: &Challenge) -> StartOutcome {
@@ -510,7 +643,13 @@ mod tests {
         assert_eq!(extract_token("abc", None, pu), "abc");
         assert_eq!(extract_token("https://fs.example/l/abc", None, pu), "abc");
         let t = Some("https://app.example/login?token={token}&x=1");
-        assert_eq!(extract_token("https://app.example/login?token=abc&x=1", t, pu), "abc");
-        assert_eq!(extract_token("https://other.example/p?token=abc", None, pu), "abc");
+        assert_eq!(
+            extract_token("https://app.example/login?token=abc&x=1", t, pu),
+            "abc"
+        );
+        assert_eq!(
+            extract_token("https://other.example/p?token=abc", None, pu),
+            "abc"
+        );
     }
 }

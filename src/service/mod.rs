@@ -9,12 +9,15 @@ mod systems;
 mod users;
 
 pub use accounts::{
-    create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity, NewAccount, NewApiKey,
+    create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity,
+    NewAccount, NewApiKey,
 };
 pub use auth::{CompleteInput, CompleteOutcome, LinkView, StartInput, StartOutcome, StatusView};
 pub use policies::PolicyView;
 pub use systems::{SystemInput, SystemPatch, SystemView};
-pub use users::{ImportRowError, ImportSummary, UserInput, UserPage, UserPatch, UserView, UsageView};
+pub use users::{
+    ImportRowError, ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView,
+};
 
 use crate::crypto::ServerKey;
 use crate::domain::{Factor, Invalid};
@@ -50,11 +53,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Error::NotFound { code, message: message.into() }
+        Error::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict { code, message: message.into() }
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -101,6 +110,6 @@ impl Services {
 }
 
 /// `YYYY-MM` of a moment, the key of the usage counters.
-pub(crate) fn month_of(t: chrono::DateTime<chrono::Utc>) -> String {
+pub fn month_of(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m").to_string()
 }

@@ -39,7 +39,10 @@ fn policy_not_found(name: &str) -> Error {
 }
 
 fn builtin_refused(name: &str) -> Error {
-    Error::conflict("builtin_policy", format!("the built-in policy {name} cannot be changed or deleted"))
+    Error::conflict(
+        "builtin_policy",
+        format!("the built-in policy {name} cannot be changed or deleted"),
+    )
 }
 
 impl Services {
@@ -53,7 +56,11 @@ impl Services {
     pub async fn get_policy(&self, account_id: &str, name: &str) -> Result<PolicyView, Error> {
         let (a, n) = (account_id.to_string(), name.to_string());
         self.store
-            .read(move |db| db.policy(&a, &n)?.map(PolicyView::from).ok_or_else(|| policy_not_found(&n)))
+            .read(move |db| {
+                db.policy(&a, &n)?
+                    .map(PolicyView::from)
+                    .ok_or_else(|| policy_not_found(&n))
+            })
             .await
     }
 
@@ -70,8 +77,12 @@ impl Services {
         self.store
             .write(move |db| {
                 db.insert_policy(&a, name.as_str(), &spec, false, now)
-                    .map_err(|e| unique_conflict(e, "policy_exists", format!("a policy named {name} exists")))?;
-                db.policy(&a, name.as_str())?.map(PolicyView::from).ok_or_else(|| policy_not_found(name.as_str()))
+                    .map_err(|e| {
+                        unique_conflict(e, "policy_exists", format!("a policy named {name} exists"))
+                    })?;
+                db.policy(&a, name.as_str())?
+                    .map(PolicyView::from)
+                    .ok_or_else(|| policy_not_found(name.as_str()))
             })
             .await
     }
@@ -92,7 +103,9 @@ impl Services {
                     return Err(builtin_refused(&n));
                 }
                 db.update_policy(&a, &n, &spec, now)?;
-                db.policy(&a, &n)?.map(PolicyView::from).ok_or_else(|| policy_not_found(&n))
+                db.policy(&a, &n)?
+                    .map(PolicyView::from)
+                    .ok_or_else(|| policy_not_found(&n))
             })
             .await
     }

@@ -50,7 +50,10 @@ pub struct SystemPatch {
 
 fn check_description(d: &str) -> Result<(), Invalid> {
     if d.chars().count() > MAX_DESCRIPTION {
-        return Err(Invalid::new("description", "must be at most 1000 characters"));
+        return Err(Invalid::new(
+            "description",
+            "must be at most 1000 characters",
+        ));
     }
     Ok(())
 }
@@ -90,11 +93,20 @@ impl Services {
     pub async fn get_system(&self, account_id: &str, name: &str) -> Result<SystemView, Error> {
         let (a, n) = (account_id.to_string(), name.to_string());
         self.store
-            .read(move |db| db.system(&a, &n)?.map(SystemView::from).ok_or_else(|| system_not_found(&n)))
+            .read(move |db| {
+                db.system(&a, &n)?
+                    .map(SystemView::from)
+                    .ok_or_else(|| system_not_found(&n))
+            })
             .await
     }
 
-    pub async fn create_system(&self, account_id: &str, input: SystemInput, now: DateTime<Utc>) -> Result<SystemView, Error> {
+    pub async fn create_system(
+        &self,
+        account_id: &str,
+        input: SystemInput,
+        now: DateTime<Utc>,
+    ) -> Result<SystemView, Error> {
         let name = Name::parse(NameKind::System, &input.name)?;
         let description = input.description.unwrap_or_default();
         check_description(&description)?;
@@ -105,10 +117,23 @@ impl Services {
         let a = account_id.to_string();
         self.store
             .write(move |db| {
-                let p = db.policy(&a, &policy)?.ok_or_else(|| policy_not_found(&policy))?;
-                db.insert_system(&a, name.as_str(), &description, p.id, input.link_url.as_deref(), now)
-                    .map_err(|e| unique_conflict(e, "system_exists", format!("a system named {name} exists")))?;
-                db.system(&a, name.as_str())?.map(SystemView::from).ok_or_else(|| system_not_found(name.as_str()))
+                let p = db
+                    .policy(&a, &policy)?
+                    .ok_or_else(|| policy_not_found(&policy))?;
+                db.insert_system(
+                    &a,
+                    name.as_str(),
+                    &description,
+                    p.id,
+                    input.link_url.as_deref(),
+                    now,
+                )
+                .map_err(|e| {
+                    unique_conflict(e, "system_exists", format!("a system named {name} exists"))
+                })?;
+                db.system(&a, name.as_str())?
+                    .map(SystemView::from)
+                    .ok_or_else(|| system_not_found(name.as_str()))
             })
             .await
     }
@@ -120,7 +145,11 @@ impl Services {
         patch: SystemPatch,
         now: DateTime<Utc>,
     ) -> Result<SystemView, Error> {
-        let new_name = patch.name.as_deref().map(|n| Name::parse(NameKind::System, n)).transpose()?;
+        let new_name = patch
+            .name
+            .as_deref()
+            .map(|n| Name::parse(NameKind::System, n))
+            .transpose()?;
         if let Some(d) = &patch.description {
             check_description(d)?;
         }
@@ -132,13 +161,27 @@ impl Services {
             .write(move |db| {
                 let cur = db.system(&a, &n)?.ok_or_else(|| system_not_found(&n))?;
                 let policy_name = patch.policy.unwrap_or(cur.policy_name);
-                let policy = db.policy(&a, &policy_name)?.ok_or_else(|| policy_not_found(&policy_name))?;
+                let policy = db
+                    .policy(&a, &policy_name)?
+                    .ok_or_else(|| policy_not_found(&policy_name))?;
                 let name = new_name.map(|n| n.as_str().to_string()).unwrap_or(cur.name);
                 let description = patch.description.unwrap_or(cur.description);
                 let link_url = patch.link_url.unwrap_or(cur.link_url);
-                db.update_system(&a, cur.id, &name, &description, policy.id, link_url.as_deref(), now)
-                    .map_err(|e| unique_conflict(e, "system_exists", format!("a system named {name} exists")))?;
-                db.system(&a, &name)?.map(SystemView::from).ok_or_else(|| system_not_found(&name))
+                db.update_system(
+                    &a,
+                    cur.id,
+                    &name,
+                    &description,
+                    policy.id,
+                    link_url.as_deref(),
+                    now,
+                )
+                .map_err(|e| {
+                    unique_conflict(e, "system_exists", format!("a system named {name} exists"))
+                })?;
+                db.system(&a, &name)?
+                    .map(SystemView::from)
+                    .ok_or_else(|| system_not_found(&name))
             })
             .await
     }
@@ -146,7 +189,13 @@ impl Services {
     pub async fn delete_system(&self, account_id: &str, name: &str) -> Result<(), Error> {
         let (a, n) = (account_id.to_string(), name.to_string());
         self.store
-            .write(move |db| if db.delete_system(&a, &n)? { Ok(()) } else { Err(system_not_found(&n)) })
+            .write(move |db| {
+                if db.delete_system(&a, &n)? {
+                    Ok(())
+                } else {
+                    Err(system_not_found(&n))
+                }
+            })
             .await
     }
 }

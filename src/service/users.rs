@@ -89,7 +89,10 @@ pub struct UsageView {
 fn check_name(n: &str) -> Result<String, Invalid> {
     let n = n.trim();
     if n.chars().count() > MAX_USER_NAME || n.chars().any(char::is_control) {
-        return Err(Invalid::new("name", "must be at most 200 characters without control characters"));
+        return Err(Invalid::new(
+            "name",
+            "must be at most 200 characters without control characters",
+        ));
     }
     Ok(n.to_string())
 }
@@ -130,7 +133,11 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
     let mut seen = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 1;
-        let bad = |field: &str, message: String| ImportRowError { row: line, field: field.into(), message };
+        let bad = |field: &str, message: String| ImportRowError {
+            row: line,
+            field: field.into(),
+            message,
+        };
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
@@ -139,7 +146,11 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
             }
         };
         let cells: Vec<&str> = rec.iter().collect();
-        if line == 1 && cells.first().is_some_and(|c| c.eq_ignore_ascii_case("email")) {
+        if line == 1
+            && cells
+                .first()
+                .is_some_and(|c| c.eq_ignore_ascii_case("email"))
+        {
             continue;
         }
         if cells.iter().all(|c| c.is_empty()) {
@@ -167,7 +178,9 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
             }
         }
         if rows.len() > MAX_IMPORT_ROWS {
-            return Err(Invalid::new("csv", format!("at most {MAX_IMPORT_ROWS} rows per import")).into());
+            return Err(
+                Invalid::new("csv", format!("at most {MAX_IMPORT_ROWS} rows per import")).into(),
+            );
         }
     }
     if !errors.is_empty() {
@@ -196,7 +209,10 @@ impl Services {
         let q = q.filter(|q| !q.is_empty());
         let page = self
             .store
-            .read(move |db| db.users_page(&a, q.as_deref(), after.as_deref(), limit).map_err(Error::from))
+            .read(move |db| {
+                db.users_page(&a, q.as_deref(), after.as_deref(), limit)
+                    .map_err(Error::from)
+            })
             .await?;
         Ok(UserPage {
             next_cursor: page.next_after.map(|e| URL_SAFE_NO_PAD.encode(e)),
@@ -208,11 +224,20 @@ impl Services {
         let email = path_email(email)?;
         let a = account_id.to_string();
         self.store
-            .read(move |db| db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str())))
+            .read(move |db| {
+                db.user(&a, email.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| user_not_found(email.as_str()))
+            })
             .await
     }
 
-    pub async fn create_user(&self, account_id: &str, input: UserInput, now: DateTime<Utc>) -> Result<UserView, Error> {
+    pub async fn create_user(
+        &self,
+        account_id: &str,
+        input: UserInput,
+        now: DateTime<Utc>,
+    ) -> Result<UserView, Error> {
         let email = Email::parse(&input.email)?;
         let phone = PhoneNumber::parse(&input.phone)?;
         let name = check_name(input.name.as_deref().unwrap_or(""))?;
@@ -221,16 +246,31 @@ impl Services {
         self.store
             .write(move |db| {
                 db.insert_user(&a, email.as_str(), phone.as_str(), &name, enabled, now)
-                    .map_err(|e| unique_conflict(e, "user_exists", format!("user {email} exists")))?;
-                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+                    .map_err(|e| {
+                        unique_conflict(e, "user_exists", format!("user {email} exists"))
+                    })?;
+                db.user(&a, email.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| user_not_found(email.as_str()))
             })
             .await
     }
 
-    pub async fn update_user(&self, account_id: &str, email: &str, patch: UserPatch, now: DateTime<Utc>) -> Result<UserView, Error> {
+    pub async fn update_user(
+        &self,
+        account_id: &str,
+        email: &str,
+        patch: UserPatch,
+        now: DateTime<Utc>,
+    ) -> Result<UserView, Error> {
         let email = path_email(email)?;
         let upd = UserUpdate {
-            phone: patch.phone.as_deref().map(PhoneNumber::parse).transpose()?.map(|p| p.as_str().to_string()),
+            phone: patch
+                .phone
+                .as_deref()
+                .map(PhoneNumber::parse)
+                .transpose()?
+                .map(|p| p.as_str().to_string()),
             name: patch.name.as_deref().map(check_name).transpose()?,
             enabled: patch.enabled,
         };
@@ -240,7 +280,9 @@ impl Services {
                 if !db.update_user(&a, email.as_str(), &upd, now)? {
                     return Err(user_not_found(email.as_str()));
                 }
-                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+                db.user(&a, email.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| user_not_found(email.as_str()))
             })
             .await
     }
@@ -249,11 +291,22 @@ impl Services {
         let email = path_email(email)?;
         let a = account_id.to_string();
         self.store
-            .write(move |db| if db.delete_user(&a, email.as_str())? { Ok(()) } else { Err(user_not_found(email.as_str())) })
+            .write(move |db| {
+                if db.delete_user(&a, email.as_str())? {
+                    Ok(())
+                } else {
+                    Err(user_not_found(email.as_str()))
+                }
+            })
             .await
     }
 
-    pub async fn unlock_user(&self, account_id: &str, email: &str, now: DateTime<Utc>) -> Result<UserView, Error> {
+    pub async fn unlock_user(
+        &self,
+        account_id: &str,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UserView, Error> {
         let email = path_email(email)?;
         let a = account_id.to_string();
         self.store
@@ -261,22 +314,36 @@ impl Services {
                 if !db.unlock_user(&a, email.as_str(), now)? {
                     return Err(user_not_found(email.as_str()));
                 }
-                db.user(&a, email.as_str())?.map(UserView::from).ok_or_else(|| user_not_found(email.as_str()))
+                db.user(&a, email.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| user_not_found(email.as_str()))
             })
             .await
     }
 
     /// Creates or updates every user of the CSV, or none if any row is bad.
-    pub async fn import_users(&self, account_id: &str, body: Vec<u8>, now: DateTime<Utc>) -> Result<ImportSummary, Error> {
+    pub async fn import_users(
+        &self,
+        account_id: &str,
+        body: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, Error> {
         let rows = crate::blocking::run(move || parse_csv(&body))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
         let a = account_id.to_string();
         self.store
             .write(move |db| {
-                let mut s = ImportSummary { created: 0, updated: 0 };
+                let mut s = ImportSummary {
+                    created: 0,
+                    updated: 0,
+                };
                 for r in &rows {
-                    let upd = UserUpdate { phone: Some(r.phone.as_str().into()), name: Some(r.name.clone()), enabled: None };
+                    let upd = UserUpdate {
+                        phone: Some(r.phone.as_str().into()),
+                        name: Some(r.name.clone()),
+                        enabled: None,
+                    };
                     if db.update_user(&a, r.email.as_str(), &upd, now)? {
                         s.updated += 1;
                     } else {
@@ -289,7 +356,12 @@ impl Services {
             .await
     }
 
-    pub async fn usage(&self, account_id: &str, month: Option<String>, now: DateTime<Utc>) -> Result<UsageView, Error> {
+    pub async fn usage(
+        &self,
+        account_id: &str,
+        month: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<UsageView, Error> {
         let month = match month {
             None => month_of(now),
             Some(m) => {
@@ -303,8 +375,17 @@ impl Services {
         };
         let a = account_id.to_string();
         let m = month.clone();
-        let u = self.store.read(move |db| db.usage(&a, &m).map_err(Error::from)).await?;
-        Ok(UsageView { month, starts: u.starts, approvals: u.approvals, failures: u.failures, sms_sent: u.sms_sent })
+        let u = self
+            .store
+            .read(move |db| db.usage(&a, &m).map_err(Error::from))
+            .await?;
+        Ok(UsageView {
+            month,
+            starts: u.starts,
+            approvals: u.approvals,
+            failures: u.failures,
+            sms_sent: u.sms_sent,
+        })
     }
 }
 

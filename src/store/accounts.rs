@@ -10,7 +10,12 @@ pub struct AccountRow {
 }
 
 impl Db<'_> {
-    pub fn insert_account(&self, id: &str, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn insert_account(
+        &self,
+        id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)")?
             .execute(params![id, name, to_ms(now)])?;

@@ -68,7 +68,14 @@ impl Db<'_> {
                 "INSERT INTO api_keys (id, account_id, scope, key_hash, prefix, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id, account_id, scope.as_str(), &key_hash[..], prefix, to_ms(now)])?;
+            .execute(params![
+                id,
+                account_id,
+                scope.as_str(),
+                &key_hash[..],
+                prefix,
+                to_ms(now)
+            ])?;
         Ok(())
     }
 
@@ -92,9 +99,15 @@ impl Db<'_> {
     }
 
     /// Revokes a key; returns the key as it now is, or None if unknown.
-    pub fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>, StoreError> {
+    pub fn revoke_api_key(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiKeyRow>, StoreError> {
         self.conn
-            .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+            .prepare_cached(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            )?
             .execute(params![id, to_ms(now)])?;
         Ok(self
             .conn

@@ -2,7 +2,8 @@ use super::{from_ms, hash32, to_ms, Db, StoreError};
 use crate::domain::{Challenge, ChallengeStatus, DecoyReason, Factor};
 use rusqlite::{params, OptionalExtension};
 
-const COLS: &str = "id, account_id, email, system_id, system_name, user_id, decoy_reason, status, policy,
+const COLS: &str =
+    "id, account_id, email, system_id, system_name, user_id, decoy_reason, status, policy,
     step_index, amr, secret_hash, secret_expires_at, attempts, sms_count, last_sms_at, context,
     created_at, completed_at";
 
@@ -21,7 +22,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Challenge> {
         system_id: r.get(3)?,
         system_name: r.get(4)?,
         user_id: r.get(5)?,
-        decoy: r.get::<_, Option<String>>(6)?.as_deref().and_then(DecoyReason::parse),
+        decoy: r
+            .get::<_, Option<String>>(6)?
+            .as_deref()
+            .and_then(DecoyReason::parse),
         status: ChallengeStatus::parse(&status)
             .ok_or_else(|| corrupt(7, StoreError::Corrupt(format!("challenge status {status}"))))?,
         policy: serde_json::from_str(&policy).map_err(|e| corrupt(8, e))?,
@@ -70,7 +74,11 @@ impl Db<'_> {
     }
 
     /// Writes back the fields that change after a start.
-    pub fn update_challenge(&self, c: &Challenge, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    pub fn update_challenge(
+        &self,
+        c: &Challenge,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE challenges SET status = ?3, step_index = ?4, amr = ?5, secret_hash = ?6,
@@ -98,7 +106,9 @@ impl Db<'_> {
     pub fn challenge(&self, account_id: &str, id: &str) -> Result<Option<Challenge>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLS} FROM challenges WHERE account_id = ?1 AND id = ?2"))?
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM challenges WHERE account_id = ?1 AND id = ?2"
+            ))?
             .query_row(params![account_id, id], row)
             .optional()?)
     }
@@ -122,10 +132,15 @@ impl Db<'_> {
     }
 
     /// The challenge whose live secret has this keyed hash (link look-up).
-    pub fn challenge_by_secret(&self, secret_hash: &[u8; 32]) -> Result<Option<Challenge>, StoreError> {
+    pub fn challenge_by_secret(
+        &self,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<Challenge>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLS} FROM challenges WHERE secret_hash = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM challenges WHERE secret_hash = ?1"
+            ))?
             .query_row([&secret_hash[..]], row)
             .optional()?)
     }

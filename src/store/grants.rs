@@ -5,10 +5,17 @@ use rusqlite::params;
 
 impl Db<'_> {
     /// Grants access; returns false if the grant already existed.
-    pub fn put_grant(&self, system_id: i64, user_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub fn put_grant(
+        &self,
+        system_id: i64,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO grants (system_id, user_id, created_at) VALUES (?1, ?2, ?3)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO grants (system_id, user_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
             .execute(params![system_id, user_id, to_ms(now)])?;
         Ok(n > 0)
     }
@@ -24,12 +31,18 @@ impl Db<'_> {
     pub fn has_grant(&self, system_id: i64, user_id: i64) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM grants WHERE system_id = ?1 AND user_id = ?2)")?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM grants WHERE system_id = ?1 AND user_id = ?2)",
+            )?
             .query_row(params![system_id, user_id], |r| r.get(0))?)
     }
 
     /// Users granted access to a system of the account, by email.
-    pub fn granted_users(&self, account_id: &str, system_id: i64) -> Result<Vec<UserRow>, StoreError> {
+    pub fn granted_users(
+        &self,
+        account_id: &str,
+        system_id: i64,
+    ) -> Result<Vec<UserRow>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {U_COLS} FROM grants g JOIN users u ON u.id = g.user_id
              WHERE g.system_id = ?1 AND u.account_id = ?2 ORDER BY u.email"

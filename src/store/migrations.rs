@@ -7,7 +7,8 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_core.sql")];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
         return Err(StoreError::TooNew {
             found: current,

@@ -158,7 +158,10 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.writer.submit(f)?.await.map_err(|_| E::from(StoreError::WriterGone))?
+        self.writer
+            .submit(f)?
+            .await
+            .map_err(|_| E::from(StoreError::WriterGone))?
     }
 
     /// `write` for callers without a runtime (CLI).

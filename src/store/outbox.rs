@@ -44,7 +44,12 @@ impl Db<'_> {
 
     /// Claims up to `limit` due messages for `lease`: queued ones whose time
     /// has come and sending ones whose lease ran out (a crash mid-send).
-    pub fn claim_sms(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+    pub fn claim_sms(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         let now_ms = to_ms(now);
         let mut st = self.conn.prepare_cached(
             "UPDATE sms_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1, updated_at = ?1
@@ -70,7 +75,14 @@ impl Db<'_> {
     }
 
     /// A final state: the body (which may hold a secret) is dropped.
-    fn finish_sms(&self, id: i64, status: &str, channel: Option<&str>, error: Option<&str>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn finish_sms(
+        &self,
+        id: i64,
+        status: &str,
+        channel: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE sms_outbox SET status = ?2, body = NULL, lease_until = NULL, channel = coalesce(?3, channel),
@@ -82,20 +94,44 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn mark_sms_sent(&self, id: i64, channel: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn mark_sms_sent(
+        &self,
+        id: i64,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.finish_sms(id, "sent", Some(channel), None, now)
     }
 
     pub fn mark_sms_expired(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.finish_sms(id, "expired", None, Some("secret expired before sending"), now)
+        self.finish_sms(
+            id,
+            "expired",
+            None,
+            Some("secret expired before sending"),
+            now,
+        )
     }
 
-    pub fn mark_sms_failed(&self, id: i64, channel: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn mark_sms_failed(
+        &self,
+        id: i64,
+        channel: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.finish_sms(id, "failed", Some(channel), Some(error), now)
     }
 
     /// Back to the queue for another try at `next_at`.
-    pub fn retry_sms(&self, id: i64, channel: &str, error: &str, next_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn retry_sms(
+        &self,
+        id: i64,
+        channel: &str,
+        error: &str,
+        next_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE sms_outbox SET status = 'queued', lease_until = NULL, channel = ?2, last_error = ?3,
@@ -108,7 +144,11 @@ impl Db<'_> {
 
     /// Drops the not yet sent SMS of a challenge whose secret was replaced or
     /// is no longer needed, so a stale PIN or link never goes out.
-    pub fn expire_challenge_sms(&self, challenge_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn expire_challenge_sms(
+        &self,
+        challenge_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE sms_outbox SET status = 'expired', body = NULL, lease_until = NULL,
@@ -121,8 +161,12 @@ impl Db<'_> {
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         let mut c = OutboxCounts::default();
-        let mut st = self.conn.prepare_cached("SELECT status, count(*) FROM sms_outbox GROUP BY status")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT status, count(*) FROM sms_outbox GROUP BY status")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
         for r in rows {
             let (status, n) = r?;
             match status.as_str() {

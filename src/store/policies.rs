@@ -48,7 +48,13 @@ impl Db<'_> {
                 "INSERT INTO policies (account_id, name, spec, builtin, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?
-            .execute(params![account_id, name, spec_json(spec), builtin, to_ms(now)])?;
+            .execute(params![
+                account_id,
+                name,
+                spec_json(spec),
+                builtin,
+                to_ms(now)
+            ])?;
         Ok(())
     }
 
@@ -87,7 +93,11 @@ impl Db<'_> {
     }
 
     /// Names of the systems that use the policy.
-    pub fn policy_users(&self, account_id: &str, policy_id: i64) -> Result<Vec<String>, StoreError> {
+    pub fn policy_users(
+        &self,
+        account_id: &str,
+        policy_id: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT name FROM systems WHERE account_id = ?1 AND policy_id = ?2 ORDER BY name",
         )?;

@@ -15,7 +15,8 @@ pub struct SystemRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "SELECT s.id, s.name, s.description, p.name, p.spec, s.link_url, s.created_at, s.updated_at
+const SELECT: &str =
+    "SELECT s.id, s.name, s.description, p.name, p.spec, s.link_url, s.created_at, s.updated_at
      FROM systems s JOIN policies p ON p.id = s.policy_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SystemRow> {

@@ -19,19 +19,34 @@ pub struct UsageRow {
 
 impl Db<'_> {
     /// Adds one to a counter of the account's month (`YYYY-MM`).
-    pub fn bump_usage(&self, account_id: &str, month: &str, field: UsageField) -> Result<(), StoreError> {
+    pub fn bump_usage(
+        &self,
+        account_id: &str,
+        month: &str,
+        field: UsageField,
+    ) -> Result<(), StoreError> {
         // One statement per field so each stays a cached, fixed SQL text.
         let sql = match field {
-            UsageField::Starts => "INSERT INTO usage (account_id, month, starts) VALUES (?1, ?2, 1)
-                ON CONFLICT (account_id, month) DO UPDATE SET starts = starts + 1",
-            UsageField::Approvals => "INSERT INTO usage (account_id, month, approvals) VALUES (?1, ?2, 1)
-                ON CONFLICT (account_id, month) DO UPDATE SET approvals = approvals + 1",
-            UsageField::Failures => "INSERT INTO usage (account_id, month, failures) VALUES (?1, ?2, 1)
-                ON CONFLICT (account_id, month) DO UPDATE SET failures = failures + 1",
-            UsageField::SmsSent => "INSERT INTO usage (account_id, month, sms_sent) VALUES (?1, ?2, 1)
-                ON CONFLICT (account_id, month) DO UPDATE SET sms_sent = sms_sent + 1",
+            UsageField::Starts => {
+                "INSERT INTO usage (account_id, month, starts) VALUES (?1, ?2, 1)
+                ON CONFLICT (account_id, month) DO UPDATE SET starts = starts + 1"
+            }
+            UsageField::Approvals => {
+                "INSERT INTO usage (account_id, month, approvals) VALUES (?1, ?2, 1)
+                ON CONFLICT (account_id, month) DO UPDATE SET approvals = approvals + 1"
+            }
+            UsageField::Failures => {
+                "INSERT INTO usage (account_id, month, failures) VALUES (?1, ?2, 1)
+                ON CONFLICT (account_id, month) DO UPDATE SET failures = failures + 1"
+            }
+            UsageField::SmsSent => {
+                "INSERT INTO usage (account_id, month, sms_sent) VALUES (?1, ?2, 1)
+                ON CONFLICT (account_id, month) DO UPDATE SET sms_sent = sms_sent + 1"
+            }
         };
-        self.conn.prepare_cached(sql)?.execute(params![account_id, month])?;
+        self.conn
+            .prepare_cached(sql)?
+            .execute(params![account_id, month])?;
         Ok(())
     }
 

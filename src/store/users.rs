@@ -31,7 +31,8 @@ pub struct UserPage {
     pub next_after: Option<String>,
 }
 
-const COLS: &str = "id, email, phone, name, enabled, failed_count, locked_at, created_at, updated_at";
+const COLS: &str =
+    "id, email, phone, name, enabled, failed_count, locked_at, created_at, updated_at";
 /// The same columns through the alias `u`, for joins.
 pub(super) const U_COLS: &str =
     "u.id, u.email, u.phone, u.name, u.enabled, u.failed_count, u.locked_at, u.created_at, u.updated_at";
@@ -86,7 +87,9 @@ impl Db<'_> {
     pub fn user(&self, account_id: &str, email: &str) -> Result<Option<UserRow>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLS} FROM users WHERE account_id = ?1 AND email = ?2"))?
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM users WHERE account_id = ?1 AND email = ?2"
+            ))?
             .query_row(params![account_id, email], row)
             .optional()?)
     }
@@ -94,7 +97,9 @@ impl Db<'_> {
     pub fn user_by_id(&self, account_id: &str, id: i64) -> Result<Option<UserRow>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {COLS} FROM users WHERE account_id = ?1 AND id = ?2"))?
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM users WHERE account_id = ?1 AND id = ?2"
+            ))?
             .query_row(params![account_id, id], row)
             .optional()?)
     }
@@ -121,7 +126,11 @@ impl Db<'_> {
             .collect::<Result<_, _>>()?;
         let more = users.len() > limit as usize;
         users.truncate(limit as usize);
-        let next_after = if more { users.last().map(|u| u.email.clone()) } else { None };
+        let next_after = if more {
+            users.last().map(|u| u.email.clone())
+        } else {
+            None
+        };
         Ok(UserPage { users, next_after })
     }
 
@@ -139,7 +148,14 @@ impl Db<'_> {
                         enabled = coalesce(?5, enabled), updated_at = ?6
                  WHERE account_id = ?1 AND email = ?2",
             )?
-            .execute(params![account_id, email, upd.phone, upd.name, upd.enabled, to_ms(now)])?;
+            .execute(params![
+                account_id,
+                email,
+                upd.phone,
+                upd.name,
+                upd.enabled,
+                to_ms(now)
+            ])?;
         Ok(n > 0)
     }
 
@@ -153,7 +169,12 @@ impl Db<'_> {
 
     /// Counts one more consecutive failure; locks the user at the threshold.
     /// Returns true when this failure locked the user.
-    pub fn record_user_failure(&self, account_id: &str, user_id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub fn record_user_failure(
+        &self,
+        account_id: &str,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let locked: bool = self
             .conn
             .prepare_cached(
@@ -178,7 +199,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn unlock_user(&self, account_id: &str, email: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub fn unlock_user(
+        &self,
+        account_id: &str,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let n = self
             .conn
             .prepare_cached(
@@ -204,9 +230,23 @@ mod tests {
                 db.insert_account("acc_a", "A", now)?;
                 db.insert_account("acc_b", "B", now)?;
                 for i in 0..25 {
-                    db.insert_user("acc_a", &format!("u{i:02}@x.ch"), "+41790000000", "", true, now)?;
+                    db.insert_user(
+                        "acc_a",
+                        &format!("u{i:02}@x.ch"),
+                        "+41790000000",
+                        "",
+                        true,
+                        now,
+                    )?;
                 }
-                db.insert_user("acc_a", "under_score@x.ch", "+41790000000", "Zoë", true, now)?;
+                db.insert_user(
+                    "acc_a",
+                    "under_score@x.ch",
+                    "+41790000000",
+                    "Zoë",
+                    true,
+                    now,
+                )?;
                 db.insert_user("acc_b", "u00@x.ch", "+41790000000", "", true, now)?;
                 Ok::<_, StoreError>(())
             })
@@ -219,7 +259,10 @@ mod tests {
                 assert_eq!(p3.users.len(), 6);
                 assert!(p3.next_after.is_none());
                 assert_eq!(db.users_page("acc_a", Some("_"), None, 50)?.users.len(), 1);
-                assert_eq!(db.users_page("acc_a", Some("zoë"), None, 50)?.users.len(), 1);
+                assert_eq!(
+                    db.users_page("acc_a", Some("zoë"), None, 50)?.users.len(),
+                    1
+                );
                 assert_eq!(db.users_page("acc_b", None, None, 50)?.users.len(), 1);
                 Ok::<_, StoreError>(())
             })

@@ -56,7 +56,9 @@ impl Writer {
                 let _ = reply.send(result);
             })
         });
-        self.tx.send(job).map_err(|_| E::from(StoreError::WriterGone))?;
+        self.tx
+            .send(job)
+            .map_err(|_| E::from(StoreError::WriterGone))?;
         Ok(rx)
     }
 }
@@ -124,7 +126,10 @@ mod tests {
             handles.push(tokio::spawn(async move {
                 s.write(move |db| {
                     db.conn
-                        .execute("INSERT INTO accounts (id, name, created_at) VALUES (?1, 'a', 0)", [format!("acc_{i}")])
+                        .execute(
+                            "INSERT INTO accounts (id, name, created_at) VALUES (?1, 'a', 0)",
+                            [format!("acc_{i}")],
+                        )
                         .map_err(StoreError::from)?;
                     if i % 10 == 0 {
                         return Err(StoreError::Corrupt("test".into()));
@@ -142,7 +147,11 @@ mod tests {
         }
         assert_eq!(ok, 45);
         let n: i64 = store
-            .read(|db| db.conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0)).map_err(StoreError::from))
+            .read(|db| {
+                db.conn
+                    .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+                    .map_err(StoreError::from)
+            })
             .await
             .unwrap();
         assert_eq!(n, 45);

@@ -1,0 +1,117 @@
+//! `Application::build`: data directory, key, database, listener, background
+//! workers; `run_until_stopped` serves until the server or a worker ends.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::ServerKey;
+use crate::http::{self, AppState};
+use crate::jobs::dispatcher::Dispatcher;
+use crate::service::Services;
+use crate::sms::console::Console;
+use crate::store::Store;
+use anyhow::Context;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
+
+pub struct Application {
+    addr: SocketAddr,
+    public_url: String,
+    data_dir: PathBuf,
+    server: actix_web::dev::Server,
+    dispatcher: Dispatcher,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Creates the data directory (mode 0700) if needed and opens the key and
+/// the database in it. Blocking: for startup and the CLI.
+pub fn open_data_dir(dir: &Path) -> anyhow::Result<(ServerKey, Store)> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("restricting {}", dir.display()))?;
+        }
+    }
+    let key = ServerKey::load_or_create(dir)?;
+    let store =
+        Store::open(dir).with_context(|| format!("opening the database in {}", dir.display()))?;
+    Ok((key, store))
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let data_dir = config.data_dir();
+        let dir = data_dir.clone();
+        let (key, store) = crate::blocking::run(move || open_data_dir(&dir)).await??;
+        let listener = TcpListener::bind(config.listen_addr()?).with_context(|| {
+            format!(
+                "binding {}",
+                config
+                    .listen_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
+        })?;
+        let addr = listener.local_addr()?;
+        let public_url = config.public_url(addr);
+
+        let services = Services::new(store, key, &public_url, Arc::new(Notify::new()));
+        let state = actix_web::web::Data::new(AppState {
+            services: services.clone(),
+            clock: clock.clone(),
+        });
+        let server = actix_web::HttpServer::new(move || http::app(state.clone()))
+            .listen(listener)?
+            .shutdown_timeout(10)
+            .run();
+        let channel = Arc::new(Console::new(config.sms.console.path.clone(), clock.clone()));
+        let dispatcher = Dispatcher {
+            services,
+            channel,
+            clock,
+        };
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            addr,
+            public_url,
+            data_dir,
+            server,
+            dispatcher,
+            shutdown,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM are handled by actix),
+    /// then stops the background workers.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let rx = self.shutdown.subscribe();
+        let mut dispatcher = tokio::spawn(self.dispatcher.run(rx));
+        let result = tokio::select! {
+            r = self.server => r.context("HTTP server failed"),
+            r = &mut dispatcher => {
+                tracing::error!("SMS dispatcher stopped unexpectedly");
+                r.context("SMS dispatcher panicked")
+            }
+        };
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispatcher).await;
+        result
+    }
+}

@@ -1,0 +1,125 @@
+//! The HTTP edge: one route table (shared by `serve` and the tests), the
+//! OpenAPI document generated from the same handlers, extractors and errors.
+
+pub mod error;
+pub mod extract;
+mod link_page;
+mod login;
+mod policies;
+mod request_id;
+mod systems;
+mod users;
+
+use crate::clock::Clock;
+use crate::service::Services;
+use actix_web::{web, HttpResponse};
+use std::sync::Arc;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub use request_id::RequestId;
+
+/// What every handler may use.
+pub struct AppState {
+    pub services: Services,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "FlexSecure appliance API", description = "SMS passwordless and PIN authentication, on premise."),
+    modifiers(&KeyScheme),
+    tags(
+        (name = "login", description = "The two login calls (key scope `auth`), status polling and the link page"),
+        (name = "policies", description = "Key scope `manage`"),
+        (name = "systems", description = "Key scope `manage`"),
+        (name = "grants", description = "Key scope `manage`"),
+        (name = "users", description = "Key scope `manage`"),
+        (name = "usage", description = "Key scope `manage`"),
+    )
+)]
+pub struct ApiDoc;
+
+struct KeyScheme;
+
+impl Modify for KeyScheme {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "apikey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("apikey"))),
+        );
+    }
+}
+
+/// The route table. Every endpoint registered here lands in the OpenAPI
+/// document, because both come from the same `#[utoipa::path]` handlers.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(login::start)
+        .service(login::complete)
+        .service(login::status)
+        .service(link_page::show)
+        .service(link_page::confirm)
+        .service(policies::list)
+        .service(policies::create)
+        .service(policies::get)
+        .service(policies::replace)
+        .service(policies::remove)
+        .service(systems::list)
+        .service(systems::create)
+        .service(systems::get)
+        .service(systems::update)
+        .service(systems::remove)
+        .service(systems::grant)
+        .service(systems::revoke)
+        .service(systems::granted)
+        .service(users::import)
+        .service(users::list)
+        .service(users::create)
+        .service(users::get)
+        .service(users::update)
+        .service(users::remove)
+        .service(users::unlock)
+        .service(users::usage);
+}
+
+/// Unknown paths and methods answer in the JSON error format too.
+pub async fn fallback() -> HttpResponse {
+    use actix_web::ResponseError;
+    error::ApiError::NoRoute.error_response()
+}
+
+/// Builds the actix `App` with state, configs, middleware and routes, and the
+/// OpenAPI document served at `/v2/openapi.json`.
+pub fn app(
+    state: web::Data<AppState>,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    use utoipa_actix_web::AppExt;
+    let (app, api) = actix_web::App::new()
+        .app_data(state)
+        .app_data(extract::json_config())
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    let api = web::Data::new(api);
+    app.app_data(api)
+        .route("/v2/openapi.json", web::get().to(openapi_json))
+        .default_service(web::to(fallback))
+        .wrap(actix_web::middleware::from_fn(request_id::middleware))
+}
+
+async fn openapi_json(api: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(api.get_ref())
+}

@@ -1,0 +1,136 @@
+//! Drains the SMS outbox: claims due messages with a lease (a crash mid-send
+//! means a retry, never a loss), sends them, records the outcome, and drops
+//! any message whose secret expired before it could go out.
+
+use super::Shutdown;
+use crate::clock::Clock;
+use crate::service::Services;
+use crate::sms::{Channel, SendOutcome};
+use crate::store::{OutboxRow, StoreError, UsageField};
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use std::sync::Arc;
+
+const BATCH: u32 = 32;
+const LEASE_SECONDS: i64 = 30;
+/// Without a secret expiry, a message is given up after this many attempts.
+const MAX_ATTEMPTS: u32 = 10;
+/// Idle re-check period, for retries that come due without a wake-up.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+pub struct Dispatcher {
+    pub services: Services,
+    pub channel: Arc<dyn Channel>,
+    pub clock: Arc<dyn Clock>,
+}
+
+enum Done {
+    Sent,
+    Expired,
+    Retry(String, DateTime<Utc>),
+    Failed(String),
+}
+
+impl Dispatcher {
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let ready = self.services.outbox_ready().clone();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.drain_once().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox dispatch failed"),
+            }
+            tokio::select! {
+                _ = ready.notified() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and sends one batch; returns how many messages it handled.
+    pub async fn drain_once(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let claimed = self
+            .services
+            .store
+            .write(move |db| db.claim_sms(now, Duration::seconds(LEASE_SECONDS), BATCH))
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let n = claimed.len();
+        let key = self.services.server_key().clone();
+        let channel = self.channel.clone();
+        let clock = self.clock.clone();
+        let results = crate::blocking::run(move || {
+            claimed
+                .into_iter()
+                .map(|m| {
+                    let done = send_one(&key, channel.as_ref(), clock.now(), &m);
+                    (m, done)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        let channel_name = self.channel.name().to_string();
+        let now = self.clock.now();
+        self.services
+            .store
+            .write(move |db| {
+                for (m, done) in &results {
+                    match done {
+                        Done::Sent => {
+                            db.mark_sms_sent(m.id, &channel_name, now)?;
+                            db.bump_usage(
+                                &m.account_id,
+                                &crate::service::month_of(now),
+                                UsageField::SmsSent,
+                            )?;
+                        }
+                        Done::Expired => db.mark_sms_expired(m.id, now)?,
+                        Done::Retry(err, at) => db.retry_sms(m.id, &channel_name, err, *at, now)?,
+                        Done::Failed(err) => db.mark_sms_failed(m.id, &channel_name, err, now)?,
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        Ok(n)
+    }
+}
+
+fn send_one(
+    key: &crate::crypto::ServerKey,
+    channel: &dyn Channel,
+    now: DateTime<Utc>,
+    m: &OutboxRow,
+) -> Done {
+    if m.not_after.is_some_and(|t| now >= t) {
+        return Done::Expired;
+    }
+    let text = match m.body.as_deref().map(|b| key.open(b)) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return Done::Failed(e.to_string()),
+        None => return Done::Failed("message body missing".into()),
+    };
+    match channel.send(&m.to_phone, &text) {
+        SendOutcome::Sent => Done::Sent,
+        SendOutcome::Permanent(e) => Done::Failed(e),
+        SendOutcome::Retryable(e) => {
+            let backoff = 2i64.saturating_pow(m.attempts.min(6)).min(60);
+            let jitter = rand::thread_rng().gen_range(0..=500);
+            let at = now + Duration::seconds(backoff) + Duration::milliseconds(jitter);
+            let too_late = m.not_after.is_some_and(|t| at >= t);
+            if too_late || (m.not_after.is_none() && m.attempts >= MAX_ATTEMPTS) {
+                Done::Failed(e)
+            } else {
+                Done::Retry(e, at)
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Background loops. Each is `async fn run(deps, shutdown)` and returns when
+//! `shutdown` turns true.
+
+pub mod dispatcher;
+
+/// Shutdown signal shared by the background loops.
+pub type Shutdown = tokio::sync::watch::Receiver<bool>;
