@@ -2,4 +2,9 @@
 //! a real HTTP client, a manual clock.
 
 mod harness;
+mod isolation;
+mod limits;
 mod login_flows;
+mod openapi;
+mod secrets;
+mod validation;
