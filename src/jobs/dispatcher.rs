@@ -134,3 +134,68 @@ fn send_one(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::crypto::ServerKey;
+    use crate::sms::console::Console;
+    use crate::store::{Store, StoreError};
+    use tokio::sync::Notify;
+
+    #[tokio::test]
+    async fn sends_due_messages_and_never_an_expired_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = ServerKey::load_or_create(dir.path()).unwrap();
+        let now = Utc::now();
+        let clock = Arc::new(ManualClock::new(now));
+        let sms_file = dir.path().join("sms.jsonl");
+        let services = Services::new(
+            store.clone(),
+            key.clone(),
+            "http://x",
+            Arc::new(Notify::new()),
+        );
+        let k = key.clone();
+        store
+            .write(move |db| {
+                db.insert_account("acc_1", "A", now)?;
+                let live = k.seal("live 111111");
+                let stale = k.seal("stale 222222");
+                db.enqueue_sms(
+                    "acc_1",
+                    None,
+                    "+41790000001",
+                    &live,
+                    Some(now + Duration::seconds(60)),
+                    now,
+                )?;
+                db.enqueue_sms(
+                    "acc_1",
+                    None,
+                    "+41790000002",
+                    &stale,
+                    Some(now + Duration::seconds(5)),
+                    now,
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        clock.advance(Duration::seconds(10));
+        let d = Dispatcher {
+            services,
+            channel: Arc::new(Console::new(Some(sms_file.clone()), clock.clone())),
+            clock: clock.clone(),
+        };
+        assert_eq!(d.drain_once().await.unwrap(), 2);
+        assert_eq!(d.drain_once().await.unwrap(), 0);
+        let sent = std::fs::read_to_string(&sms_file).unwrap();
+        assert!(sent.contains("live 111111"));
+        assert!(!sent.contains("222222"));
+        let counts = store.read(|db| db.outbox_counts()).await.unwrap();
+        assert_eq!((counts.sent, counts.expired, counts.queued), (1, 1, 0));
+    }
+}

@@ -60,7 +60,10 @@ impl TestApp {
         let mut config = Config::load(
             None,
             Vec::new(),
-            &Overrides { data_dir: Some(data_dir.path().into()), listen: Some("127.0.0.1:0".into()) },
+            &Overrides {
+                data_dir: Some(data_dir.path().into()),
+                listen: Some("127.0.0.1:0".into()),
+            },
         )
         .unwrap();
         config.sms.console.path = Some(sms_dir.path().join("sms.jsonl"));
@@ -100,7 +103,9 @@ impl TestApp {
     }
 
     pub fn req(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base)).header("apikey", key)
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("apikey", key)
     }
 
     pub fn manage(&self, method: Method, path: &str) -> RequestBuilder {
@@ -122,9 +127,24 @@ impl TestApp {
 
     /// A system with the given policy and one granted user.
     pub async fn system_with_user(&self, system: &str, policy: &str, email: &str, phone: &str) {
-        self.setup(Method::POST, "/v2/systems", json!({"name": system, "policy": policy})).await;
-        self.setup(Method::POST, "/v2/users", json!({"email": email, "phone": phone})).await;
-        self.setup(Method::PUT, &format!("/v2/systems/{system}/users/{email}"), Value::Null).await;
+        self.setup(
+            Method::POST,
+            "/v2/systems",
+            json!({"name": system, "policy": policy}),
+        )
+        .await;
+        self.setup(
+            Method::POST,
+            "/v2/users",
+            json!({"email": email, "phone": phone}),
+        )
+        .await;
+        self.setup(
+            Method::PUT,
+            &format!("/v2/systems/{system}/users/{email}"),
+            Value::Null,
+        )
+        .await;
     }
 
     pub async fn start(&self, email: &str, system: &str) -> Response {
@@ -136,7 +156,11 @@ impl TestApp {
     }
 
     pub async fn complete(&self, body: Value) -> Response {
-        self.auth(Method::POST, "/v2/system/authenticate/user").json(&body).send().await.unwrap()
+        self.auth(Method::POST, "/v2/system/authenticate/user")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn sms_path(&self) -> PathBuf {
@@ -180,12 +204,18 @@ fn placeholder_account() -> NewAccount {
 
 /// The PIN in an SMS text (the first run of digits).
 pub fn pin_of(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit()).find(|s| s.len() >= 4).unwrap().to_string()
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| s.len() >= 4)
+        .unwrap()
+        .to_string()
 }
 
 /// The link in an SMS text.
 pub fn link_of(text: &str) -> String {
-    text.split_whitespace().find(|w| w.starts_with("http")).unwrap().to_string()
+    text.split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .to_string()
 }
 
 /// The token at the end of the appliance's own link.
