@@ -1,6 +1,6 @@
 use super::{unique_conflict, Error, Services};
 use crate::domain::{Invalid, Name, NameKind};
-use crate::store::SystemRow;
+use crate::store::{SystemFields, SystemRow};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -120,15 +120,13 @@ impl Services {
                 let p = db
                     .policy(&a, &policy)?
                     .ok_or_else(|| policy_not_found(&policy))?;
-                db.insert_system(
-                    &a,
-                    name.as_str(),
-                    &description,
-                    p.id,
-                    input.link_url.as_deref(),
-                    now,
-                )
-                .map_err(|e| {
+                let fields = SystemFields {
+                    name: name.as_str(),
+                    description: &description,
+                    policy_id: p.id,
+                    link_url: input.link_url.as_deref(),
+                };
+                db.insert_system(&a, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))
                 })?;
                 db.system(&a, name.as_str())?
@@ -167,16 +165,13 @@ impl Services {
                 let name = new_name.map(|n| n.as_str().to_string()).unwrap_or(cur.name);
                 let description = patch.description.unwrap_or(cur.description);
                 let link_url = patch.link_url.unwrap_or(cur.link_url);
-                db.update_system(
-                    &a,
-                    cur.id,
-                    &name,
-                    &description,
-                    policy.id,
-                    link_url.as_deref(),
-                    now,
-                )
-                .map_err(|e| {
+                let fields = SystemFields {
+                    name: &name,
+                    description: &description,
+                    policy_id: policy.id,
+                    link_url: link_url.as_deref(),
+                };
+                db.update_system(&a, cur.id, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))
                 })?;
                 db.system(&a, &name)?

@@ -18,7 +18,7 @@ pub use accounts::AccountRow;
 pub use apikeys::{ApiKeyRow, Scope};
 pub use outbox::{OutboxCounts, OutboxRow};
 pub use policies::PolicyRow;
-pub use systems::SystemRow;
+pub use systems::{SystemFields, SystemRow};
 pub use usage::{UsageField, UsageRow};
 pub use users::{UserPage, UserRow, UserUpdate};
 

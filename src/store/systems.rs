@@ -15,6 +15,15 @@ pub struct SystemRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The writable fields of a system.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemFields<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub policy_id: i64,
+    pub link_url: Option<&'a str>,
+}
+
 const SELECT: &str =
     "SELECT s.id, s.name, s.description, p.name, p.spec, s.link_url, s.created_at, s.updated_at
      FROM systems s JOIN policies p ON p.id = s.policy_id";
@@ -40,10 +49,7 @@ impl Db<'_> {
     pub fn insert_system(
         &self,
         account_id: &str,
-        name: &str,
-        description: &str,
-        policy_id: i64,
-        link_url: Option<&str>,
+        s: &SystemFields<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
@@ -51,7 +57,7 @@ impl Db<'_> {
                 "INSERT INTO systems (account_id, name, description, policy_id, link_url, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             )?
-            .execute(params![account_id, name, description, policy_id, link_url, to_ms(now)])?;
+            .execute(params![account_id, s.name, s.description, s.policy_id, s.link_url, to_ms(now)])?;
         Ok(())
     }
 
@@ -76,10 +82,7 @@ impl Db<'_> {
         &self,
         account_id: &str,
         id: i64,
-        name: &str,
-        description: &str,
-        policy_id: i64,
-        link_url: Option<&str>,
+        s: &SystemFields<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
@@ -87,7 +90,7 @@ impl Db<'_> {
                 "UPDATE systems SET name = ?3, description = ?4, policy_id = ?5, link_url = ?6, updated_at = ?7
                  WHERE account_id = ?1 AND id = ?2",
             )?
-            .execute(params![account_id, id, name, description, policy_id, link_url, to_ms(now)])?;
+            .execute(params![account_id, id, s.name, s.description, s.policy_id, s.link_url, to_ms(now)])?;
         Ok(())
     }
 

@@ -1,6 +1,9 @@
 //! Integration tests: the real server on 127.0.0.1 port 0, a temp data dir,
 //! a real HTTP client, a manual clock.
 
+// Test code panics on purpose when something is off.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod harness;
 mod isolation;
 mod limits;
