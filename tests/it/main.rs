@@ -4,6 +4,7 @@
 // Test code panics on purpose when something is off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod harness;
 mod isolation;
 mod limits;
