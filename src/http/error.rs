@@ -20,6 +20,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("send the body as JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     #[error("missing API key: send it in the apikey header")]
     MissingKey,
     #[error("unknown or revoked API key")]
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MissingKey => "missing_api_key",
             ApiError::InvalidKey => "invalid_api_key",
             ApiError::WrongScope { .. } => "wrong_scope",
@@ -116,6 +119,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ApiError::NoRoute => StatusCode::NOT_FOUND,

@@ -1,7 +1,7 @@
 //! The seed's two login calls and status polling (key scope `auth`).
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::AuthKey;
+use super::extract::{AuthKey, JsonBody};
 use super::AppState;
 use crate::domain::Factor;
 use crate::service::{CompleteInput, CompleteOutcome, StartInput};
@@ -120,7 +120,7 @@ impl From<CompleteOutcome> for CompleteResponse {
 pub async fn start(
     state: web::Data<AppState>,
     key: AuthKey,
-    body: web::Json<StartBody>,
+    body: JsonBody<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let now = state.clock.now();
@@ -164,7 +164,7 @@ pub async fn start(
 pub async fn complete(
     state: web::Data<AppState>,
     key: AuthKey,
-    body: web::Json<CompleteBody>,
+    body: JsonBody<CompleteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let now = state.clock.now();

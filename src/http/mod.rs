@@ -106,7 +106,6 @@ pub fn app(
     use utoipa_actix_web::AppExt;
     let (app, api) = actix_web::App::new()
         .app_data(state)
-        .app_data(extract::json_config())
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .into_utoipa_app()
@@ -117,6 +116,7 @@ pub fn app(
     app.app_data(api)
         .route("/v2/openapi.json", web::get().to(openapi_json))
         .default_service(web::to(fallback))
+        .wrap(actix_web::middleware::from_fn(extract::key_lookup))
         .wrap(actix_web::middleware::from_fn(request_id::middleware))
 }
 

@@ -1,7 +1,7 @@
 //! `/v2/policies` (key scope `manage`).
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::ManageKey;
+use super::extract::{JsonBody, ManageKey};
 use super::AppState;
 use crate::domain::{Factor, PolicySpecInput};
 use crate::service::PolicyView;
@@ -51,7 +51,7 @@ pub async fn list(state: web::Data<AppState>, key: ManageKey) -> Result<HttpResp
 pub async fn create(
     state: web::Data<AppState>,
     key: ManageKey,
-    body: web::Json<PolicyBody>,
+    body: JsonBody<PolicyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body.name.clone().unwrap_or_default();
@@ -81,7 +81,7 @@ pub async fn replace(
     state: web::Data<AppState>,
     key: ManageKey,
     name: web::Path<String>,
-    body: web::Json<PolicyBody>,
+    body: JsonBody<PolicyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body

@@ -1,7 +1,7 @@
 //! `/v2/systems` and their grants (key scope `manage`).
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::ManageKey;
+use super::extract::{JsonBody, ManageKey};
 use super::AppState;
 use crate::service::{SystemInput, SystemPatch, SystemView, UserView};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
@@ -52,7 +52,7 @@ pub async fn list(state: web::Data<AppState>, key: ManageKey) -> Result<HttpResp
 pub async fn create(
     state: web::Data<AppState>,
     key: ManageKey,
-    body: web::Json<SystemBody>,
+    body: JsonBody<SystemBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = SystemInput {
@@ -87,7 +87,7 @@ pub async fn update(
     state: web::Data<AppState>,
     key: ManageKey,
     name: web::Path<String>,
-    body: web::Json<SystemPatchBody>,
+    body: JsonBody<SystemPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let p = SystemPatch {

@@ -1,7 +1,7 @@
 //! `/v2/users` and `/v2/usage` (key scope `manage`).
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::ManageKey;
+use super::extract::{JsonBody, ManageKey};
 use super::AppState;
 use crate::service::{ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView};
 use actix_web::{delete, get, patch, post, web, HttpResponse};
@@ -72,7 +72,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     key: ManageKey,
-    body: web::Json<UserBody>,
+    body: JsonBody<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let input = UserInput {
@@ -108,7 +108,7 @@ pub async fn update(
     state: web::Data<AppState>,
     key: ManageKey,
     email: web::Path<String>,
-    body: web::Json<UserPatchBody>,
+    body: JsonBody<UserPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let p = UserPatch {
