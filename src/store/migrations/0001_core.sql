@@ -107,6 +107,7 @@ CREATE TABLE sms_outbox (
     sent_at         INTEGER
 );
 CREATE INDEX outbox_due ON sms_outbox(status, next_attempt_at);
+CREATE INDEX outbox_challenge ON sms_outbox(challenge_id) WHERE challenge_id IS NOT NULL;
 
 CREATE TABLE usage (
     account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

@@ -1,0 +1,96 @@
+//! Status polling and the link confirmation page.
+
+use super::*;
+
+impl Services {
+    pub async fn status(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusView, Error> {
+        let account_id = account_id.to_string();
+        let id = request_id.to_string();
+        let c = self
+            .store
+            .read(move |db| db.challenge(&account_id, &id).map_err(Error::from))
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "challenge_not_found",
+                    "no authentication with this request_id",
+                )
+            })?;
+        let status = c.status_at(now);
+        Ok(StatusView {
+            next_step: if status == ChallengeStatus::Pending {
+                c.current_step()
+            } else {
+                None
+            },
+            attempts_left: c.attempts_left(),
+            steps: c.steps().to_vec(),
+            amr: c.amr.clone(),
+            expires_at: c.secret_expires_at,
+            created_at: c.created_at,
+            request_id: c.id,
+            status,
+        })
+    }
+
+    /// For the confirmation page's GET: looks, never changes anything.
+    pub async fn link_view(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, Error> {
+        let svc = self.clone();
+        let token = token.to_string();
+        self.store
+            .read(move |db| {
+                let c = db.challenge_by_secret(&link_hash(&svc.key, &token))?;
+                Ok(match c {
+                    Some(c) => LinkView {
+                        usable: c.status_at(now) == ChallengeStatus::Pending
+                            && c.current_step() == Some(Factor::Passwordless),
+                        system_name: c.system_name,
+                    },
+                    None => LinkView {
+                        system_name: String::new(),
+                        usable: false,
+                    },
+                })
+            })
+            .await
+    }
+
+    /// The confirmation page's POST: approves the link step.
+    pub async fn confirm_link(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CompleteOutcome, Error> {
+        let svc = self.clone();
+        let token = token.to_string();
+        let (checked, queued) = self
+            .store
+            .write(move |db| {
+                let not_found = || Error::not_found("link_not_found", "this link is not valid");
+                let mut c = db
+                    .challenge_by_secret(&link_hash(&svc.key, &token))?
+                    .ok_or_else(not_found)?;
+                if let Some(refusal) = svc.refuse_if_closed(db, &mut c, now)? {
+                    return Ok((Checked::Refused(refusal), false));
+                }
+                if c.current_step() != Some(Factor::Passwordless) {
+                    return Err(not_found());
+                }
+                let system = db.system(&c.account_id, &c.system_name)?;
+                svc.satisfy(db, &mut c, system.as_ref(), now)
+            })
+            .await?;
+        if queued {
+            self.outbox_ready.notify_one();
+        }
+        match checked {
+            Checked::Done(o) => Ok(o),
+            Checked::Refused(e) => Err(e),
+        }
+    }
+}
