@@ -1,6 +1,7 @@
 //! Ways to send an SMS. In this version the only channel is the console.
 
 pub mod console;
+pub mod modem;
 
 /// The outcome of one send attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,1 @@
+//! AT reply parser (being written).

@@ -1,0 +1,1 @@
+//! PDU codec (being written).
