@@ -44,6 +44,89 @@ pub struct StorageConfig {
 pub struct SmsConfig {
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// GSM modems on serial ports. With none, SMS go to the console channel.
+    #[serde(default)]
+    pub modem: Vec<ModemConfig>,
+}
+
+/// One `[[sms.modem]]` entry.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemConfig {
+    pub name: String,
+    /// Serial device, best a stable `/dev/serial/by-id/...` path.
+    pub port: PathBuf,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// SIM PIN, entered once at start; a refused PIN is never retried.
+    pub sim_pin: Option<String>,
+    /// SMS centre number for the PDU; default the SIM's own.
+    pub smsc: Option<String>,
+    /// Higher first; equal priorities share the load.
+    #[serde(default)]
+    pub priority: i32,
+    /// Deadline of an ordinary AT command, milliseconds (default 5000).
+    pub command_timeout_ms: Option<u64>,
+    /// Deadline for the network's answer after a message is handed over (default 60000).
+    pub submit_timeout_ms: Option<u64>,
+    /// Seconds between health polls (registration, signal, operator; default 60).
+    pub health_interval_seconds: Option<u64>,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+impl std::fmt::Debug for ModemConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModemConfig")
+            .field("name", &self.name)
+            .field("port", &self.port)
+            .field("baud", &self.baud)
+            .field("sim_pin", &self.sim_pin.as_ref().map(|_| "<redacted>"))
+            .field("smsc", &self.smsc)
+            .field("priority", &self.priority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModemConfig {
+    fn validate(&self, seen: &mut std::collections::HashSet<String>) -> Result<(), ConfigError> {
+        let bad = |m: String| {
+            Err(ConfigError::Invalid(format!(
+                "[[sms.modem]] {:?}: {m}",
+                self.name
+            )))
+        };
+        if self.name.trim().is_empty() || self.name.len() > 64 {
+            return bad("name must be 1 to 64 characters".into());
+        }
+        if !seen.insert(self.name.clone()) {
+            return bad("name is used twice".into());
+        }
+        if self.port.as_os_str().is_empty() {
+            return bad("port must be set".into());
+        }
+        const BAUDS: &[u32] = &[
+            9_600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600,
+        ];
+        if !BAUDS.contains(&self.baud) {
+            return bad(format!("baud {} is not one of {BAUDS:?}", self.baud));
+        }
+        if let Some(pin) = &self.sim_pin {
+            if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                return bad("sim_pin must be 4 to 8 digits".into());
+            }
+        }
+        if let Some(smsc) = &self.smsc {
+            if crate::domain::PhoneNumber::parse(smsc).is_err() {
+                return bad(format!(
+                    "smsc {smsc:?} must be an international number like +41794999000"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -138,6 +221,10 @@ impl Config {
             }
         }
         self.listen_addr()?;
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.sms.modem {
+            m.validate(&mut seen)?;
+        }
         if let Some(u) = &self.server.public_url {
             match url::Url::parse(u) {
                 Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
@@ -219,6 +306,26 @@ mod tests {
     #[test]
     fn typos_are_errors() {
         assert!(Config::parse("[server]\nlisen = \"x\"").is_err());
+        let modem = |extra: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("c.toml");
+            std::fs::write(
+                &f,
+                format!("[[sms.modem]]\nname = \"m1\"\nport = \"/dev/ttyUSB0\"\n{extra}"),
+            )
+            .unwrap();
+            Config::load(Some(&f), env(&[]), &Overrides::default())
+        };
+        let ok = modem("sim_pin = \"1234\"").unwrap();
+        assert_eq!(ok.sms.modem[0].baud, 115_200);
+        assert!(
+            !format!("{ok:?}").contains("1234"),
+            "the SIM PIN is redacted"
+        );
+        assert!(modem("sim_pin = \"12\"").is_err());
+        assert!(modem("baud = 1234").is_err());
+        assert!(modem("smsc = \"123\"").is_err());
+        assert!(modem("[[sms.modem]]\nname = \"m1\"\nport = \"/dev/ttyUSB1\"").is_err());
         assert!(Config::load(
             None,
             env(&[("FLEXSECURE_LISTEN", "x")]),

@@ -25,7 +25,8 @@ pub struct Dispatcher {
 }
 
 enum Done {
-    Sent,
+    Sent(Option<String>),
+    Unknown(String),
     Expired,
     Retry(String, DateTime<Utc>),
     Failed(String),
@@ -52,6 +53,8 @@ impl Dispatcher {
     }
 
     /// Claims and sends one batch; returns how many messages it handled.
+    /// Messages of a batch are sent side by side, each on a blocking thread,
+    /// so that several modems (or a slow one and a fast one) work at once.
     pub async fn drain_once(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let claimed = self
@@ -63,38 +66,37 @@ impl Dispatcher {
             return Ok(0);
         }
         let n = claimed.len();
-        let key = self.services.server_key().clone();
-        let channel = self.channel.clone();
-        let clock = self.clock.clone();
-        let results = crate::blocking::run(move || {
-            claimed
-                .into_iter()
-                .map(|m| {
-                    let done = send_one(&key, channel.as_ref(), clock.now(), &m);
-                    (m, done)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-        let channel_name = self.channel.name().to_string();
+        let sends = claimed.into_iter().map(|m| {
+            let key = self.services.server_key().clone();
+            let channel = self.channel.clone();
+            let clock = self.clock.clone();
+            crate::blocking::run(move || {
+                let done = send_one(&key, channel.as_ref(), clock.now(), &m);
+                (m, done)
+            })
+        });
+        let mut results = Vec::with_capacity(n);
+        for r in futures_util::future::join_all(sends).await {
+            results.push(r.map_err(|e| StoreError::Task(e.to_string()))?);
+        }
         let now = self.clock.now();
         self.services
             .store
             .write(move |db| {
-                for (m, done) in &results {
+                for (m, (channel, done)) in &results {
                     match done {
-                        Done::Sent => {
-                            db.mark_sms_sent(m.id, &channel_name, now)?;
-                            db.bump_usage(
-                                &m.account_id,
-                                &crate::service::month_of(now),
-                                UsageField::SmsSent,
-                            )?;
+                        Done::Sent(provider_id) => {
+                            db.mark_sms_sent(m.id, channel, provider_id.as_deref(), now)?;
+                            let month = crate::service::month_of(now);
+                            db.bump_usage(&m.account_id, &month, UsageField::SmsSent)?;
+                        }
+                        Done::Unknown(err) => {
+                            tracing::warn!(outbox_id = m.id, channel, error = %err, "SMS outcome unknown");
+                            db.mark_sms_unknown(m.id, channel, err, now)?;
                         }
                         Done::Expired => db.mark_sms_expired(m.id, now)?,
-                        Done::Retry(err, at) => db.retry_sms(m.id, &channel_name, err, *at, now)?,
-                        Done::Failed(err) => db.mark_sms_failed(m.id, &channel_name, err, now)?,
+                        Done::Retry(err, at) => db.retry_sms(m.id, channel, err, *at, now)?,
+                        Done::Failed(err) => db.mark_sms_failed(m.id, channel, err, now)?,
                     }
                 }
                 Ok::<_, StoreError>(())
@@ -104,22 +106,26 @@ impl Dispatcher {
     }
 }
 
+/// Sends one message; returns the channel that took it and the outcome.
 fn send_one(
     key: &crate::crypto::ServerKey,
     channel: &dyn Channel,
     now: DateTime<Utc>,
     m: &OutboxRow,
-) -> Done {
+) -> (String, Done) {
+    let none = || channel.name().to_string();
     if m.not_after.is_some_and(|t| now >= t) {
-        return Done::Expired;
+        return (none(), Done::Expired);
     }
     let text = match m.body.as_deref().map(|b| key.open(b)) {
         Some(Ok(t)) => t,
-        Some(Err(e)) => return Done::Failed(e.to_string()),
-        None => return Done::Failed("message body missing".into()),
+        Some(Err(e)) => return (none(), Done::Failed(e.to_string())),
+        None => return (none(), Done::Failed("message body missing".into())),
     };
-    match channel.send(&m.to_phone, &text) {
-        SendOutcome::Sent => Done::Sent,
+    let attempt = channel.send(&m.to_phone, &text);
+    let done = match attempt.outcome {
+        SendOutcome::Sent { provider_id } => Done::Sent(provider_id),
+        SendOutcome::Unknown(e) => Done::Unknown(e),
         SendOutcome::Permanent(e) => Done::Failed(e),
         SendOutcome::Retryable(e) => {
             let backoff = 2i64.saturating_pow(m.attempts.min(6)).min(60);
@@ -132,7 +138,8 @@ fn send_one(
                 Done::Retry(e, at)
             }
         }
-    }
+    };
+    (attempt.channel, done)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! output (not the log: the log never carries secrets, this output is the
 //! "phone" itself).
 
-use super::{Channel, SendOutcome};
+use super::{Attempt, Channel, SendOutcome};
 use crate::clock::Clock;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -32,7 +32,7 @@ impl Channel for Console {
         "console"
     }
 
-    fn send(&self, to: &str, text: &str) -> SendOutcome {
+    fn send(&self, to: &str, text: &str) -> Attempt {
         crate::blocking::check("console write");
         let line =
             serde_json::json!({ "to": to, "text": text, "ts": self.clock.now().to_rfc3339() })
@@ -49,9 +49,13 @@ impl Channel for Console {
                 writeln!(out, "{line}").and_then(|_| out.flush())
             }
         };
-        match result {
-            Ok(()) => SendOutcome::Sent,
+        let outcome = match result {
+            Ok(()) => SendOutcome::Sent { provider_id: None },
             Err(e) => SendOutcome::Retryable(format!("console write failed: {e}")),
+        };
+        Attempt {
+            channel: "console".into(),
+            outcome,
         }
     }
 }

@@ -4,7 +4,10 @@
 use super::StoreError;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_core.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_core.sql"),
+    include_str!("migrations/0002_delivery.sql"),
+];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let current: usize =

@@ -13,6 +13,13 @@ pub struct OutboxRow {
     pub attempts: u32,
 }
 
+/// What a final state records besides the status.
+struct Finish<'a> {
+    channel: Option<&'a str>,
+    error: Option<&'a str>,
+    provider_id: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
     pub queued: u64,
@@ -20,6 +27,7 @@ pub struct OutboxCounts {
     pub sent: u64,
     pub failed: u64,
     pub expired: u64,
+    pub unknown: u64,
 }
 
 impl Db<'_> {
@@ -79,18 +87,17 @@ impl Db<'_> {
         &self,
         id: i64,
         status: &str,
-        channel: Option<&str>,
-        error: Option<&str>,
+        f: Finish<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "UPDATE sms_outbox SET status = ?2, body = NULL, lease_until = NULL, channel = coalesce(?3, channel),
-                        last_error = ?4, updated_at = ?5,
-                        sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END
+                        last_error = ?4, provider_id = coalesce(?5, provider_id), updated_at = ?6,
+                        sent_at = CASE WHEN ?2 IN ('sent', 'unknown') THEN ?6 ELSE sent_at END
                  WHERE id = ?1",
             )?
-            .execute(params![id, status, channel, error, to_ms(now)])?;
+            .execute(params![id, status, f.channel, f.error, f.provider_id, to_ms(now)])?;
         Ok(())
     }
 
@@ -98,19 +105,66 @@ impl Db<'_> {
         &self,
         id: i64,
         channel: &str,
+        provider_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.finish_sms(id, "sent", Some(channel), None, now)
+        let f = Finish {
+            channel: Some(channel),
+            error: None,
+            provider_id,
+        };
+        self.finish_sms(id, "sent", f, now)
+    }
+
+    /// The channel took the message but could not say whether it went out
+    /// (a modem that fell silent after the text was handed over).
+    pub fn mark_sms_unknown(
+        &self,
+        id: i64,
+        channel: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let f = Finish {
+            channel: Some(channel),
+            error: Some(error),
+            provider_id: None,
+        };
+        self.finish_sms(id, "unknown", f, now)
+    }
+
+    /// Records a delivery report for the newest message the channel sent
+    /// under this id (a modem's TP-MR wraps at 256, so the newest is meant).
+    pub fn record_delivery(
+        &self,
+        channel: &str,
+        provider_id: &str,
+        delivered: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE sms_outbox SET delivery = ?3, delivery_at = ?4, updated_at = ?4
+                 WHERE id = (SELECT id FROM sms_outbox WHERE channel = ?1 AND provider_id = ?2
+                             ORDER BY sent_at DESC, id DESC LIMIT 1)",
+            )?
+            .execute(params![
+                channel,
+                provider_id,
+                if delivered { "delivered" } else { "failed" },
+                to_ms(now)
+            ])?;
+        Ok(n > 0)
     }
 
     pub fn mark_sms_expired(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.finish_sms(
-            id,
-            "expired",
-            None,
-            Some("secret expired before sending"),
-            now,
-        )
+        let f = Finish {
+            channel: None,
+            error: Some("secret expired before sending"),
+            provider_id: None,
+        };
+        self.finish_sms(id, "expired", f, now)
     }
 
     pub fn mark_sms_failed(
@@ -120,7 +174,12 @@ impl Db<'_> {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.finish_sms(id, "failed", Some(channel), Some(error), now)
+        let f = Finish {
+            channel: Some(channel),
+            error: Some(error),
+            provider_id: None,
+        };
+        self.finish_sms(id, "failed", f, now)
     }
 
     /// Back to the queue for another try at `next_at`.
@@ -175,6 +234,7 @@ impl Db<'_> {
                 "sent" => c.sent = n,
                 "failed" => c.failed = n,
                 "expired" => c.expired = n,
+                "unknown" => c.unknown = n,
                 _ => {}
             }
         }
