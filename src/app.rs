@@ -7,7 +7,7 @@ use crate::crypto::ServerKey;
 use crate::http::{self, AppState};
 use crate::jobs::dispatcher::Dispatcher;
 use crate::service::Services;
-use crate::sms::console::Console;
+use crate::sms::modem::driver::{DeliveryReport, ModemHandle, ReportSink};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::{SocketAddr, TcpListener};
@@ -21,7 +21,24 @@ pub struct Application {
     data_dir: PathBuf,
     server: actix_web::dev::Server,
     dispatcher: Dispatcher,
+    modems: Vec<ModemHandle>,
     shutdown: watch::Sender<bool>,
+}
+
+/// Where modem threads leave delivery reports: straight into the outbox
+/// (they run on their own threads, so a blocking write is fine there).
+fn delivery_sink(services: &Services, clock: &Arc<dyn Clock>) -> ReportSink {
+    let store = services.store.clone();
+    let clock = clock.clone();
+    Arc::new(move |r: DeliveryReport| {
+        let now = clock.now();
+        let result = store.write_blocking(move |db| {
+            db.record_delivery(&r.channel, &r.provider_id, r.delivered, now)
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot record a delivery report");
+        }
+    })
 }
 
 /// Creates the data directory (mode 0700) if needed and opens the key and
@@ -69,7 +86,8 @@ impl Application {
             .listen(listener)?
             .shutdown_timeout(10)
             .run();
-        let channel = Arc::new(Console::new(config.sms.console.path.clone(), clock.clone()));
+        let (channel, modems) =
+            crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
         let dispatcher = Dispatcher {
             services,
             channel,
@@ -82,6 +100,7 @@ impl Application {
             data_dir,
             server,
             dispatcher,
+            modems,
             shutdown,
         })
     }
@@ -111,6 +130,9 @@ impl Application {
             }
         };
         let _ = self.shutdown.send(true);
+        for m in &self.modems {
+            m.stop();
+        }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispatcher).await;
         result
     }

@@ -30,3 +30,47 @@ pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn send(&self, to: &str, text: &str) -> Attempt;
 }
+
+/// The channel the configuration asks for: the modem pool when modems are
+/// configured, else the console. Also returns the modem handles, for status
+/// and shutdown.
+pub fn from_config(
+    config: &crate::config::SmsConfig,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    reports: modem::driver::ReportSink,
+) -> std::io::Result<(std::sync::Arc<dyn Channel>, Vec<modem::driver::ModemHandle>)> {
+    if config.modem.is_empty() {
+        let console = console::Console::new(config.console.path.clone(), clock);
+        return Ok((std::sync::Arc::new(console), Vec::new()));
+    }
+    let mut handles = Vec::new();
+    for m in &config.modem {
+        let d = modem::driver::Timeouts::default();
+        let ms = |v: Option<u64>, default: std::time::Duration| {
+            v.map(std::time::Duration::from_millis).unwrap_or(default)
+        };
+        let settings = modem::driver::ModemSettings {
+            name: m.name.clone(),
+            port: m.port.clone(),
+            baud: m.baud,
+            sim_pin: m.sim_pin.clone(),
+            smsc: m.smsc.clone(),
+            priority: m.priority,
+            timeouts: modem::driver::Timeouts {
+                command: ms(m.command_timeout_ms, d.command),
+                prompt: ms(m.command_timeout_ms, d.prompt),
+                submit: ms(m.submit_timeout_ms, d.submit),
+                health_interval: m
+                    .health_interval_seconds
+                    .map(std::time::Duration::from_secs)
+                    .unwrap_or(d.health_interval),
+                reopen_max: d.reopen_max,
+            },
+        };
+        handles.push(modem::driver::spawn(settings, reports.clone())?);
+    }
+    Ok((
+        std::sync::Arc::new(modem::pool::ModemPool::new(handles.clone())),
+        handles,
+    ))
+}

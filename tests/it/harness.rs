@@ -90,7 +90,7 @@ impl TestApp {
     pub async fn new_account(&self, name: &str) -> NewAccount {
         let dir = self.data_dir.path().to_path_buf();
         let name = name.to_string();
-        tokio::task::spawn_blocking(move || {
+        flexsecure::blocking::run(move || {
             let store = Store::open(&dir).unwrap();
             flexsecure::service::create_account(&store, &name, chrono::Utc::now()).unwrap()
         })

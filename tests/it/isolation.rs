@@ -48,7 +48,7 @@ async fn revoked_keys_stop_working() {
     );
     let dir = t.data_dir.path().to_path_buf();
     let id = t.account.manage_key_id.clone();
-    tokio::task::spawn_blocking(move || {
+    flexsecure::blocking::run(move || {
         let store = flexsecure::store::Store::open(&dir).unwrap();
         flexsecure::service::revoke_api_key(&store, &id, chrono::Utc::now()).unwrap();
     })

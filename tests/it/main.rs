@@ -9,6 +9,8 @@ mod harness;
 mod isolation;
 mod limits;
 mod login_flows;
+mod modem;
+mod modem_sim;
 mod openapi;
 mod secrets;
 mod validation;
