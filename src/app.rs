@@ -33,7 +33,7 @@ fn delivery_sink(services: &Services, clock: &Arc<dyn Clock>) -> ReportSink {
     Arc::new(move |r: DeliveryReport| {
         let now = clock.now();
         let result = store.write_blocking(move |db| {
-            db.record_delivery(&r.channel, &r.provider_id, r.delivered, now)
+            db.record_delivery_or_keep(&r.channel, &r.provider_id, r.delivered, now)
         });
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot record a delivery report");

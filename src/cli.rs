@@ -125,3 +125,108 @@ pub fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
         )
     })
 }
+
+/// How long the CLI waits for a modem to come up.
+const MODEM_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn wait_modem(h: &crate::sms::modem::driver::ModemHandle) {
+    use crate::sms::modem::driver::ModemState;
+    let until = std::time::Instant::now() + MODEM_WAIT;
+    while std::time::Instant::now() < until {
+        let st = h.status();
+        if st.healthy() || st.state == ModemState::SimBlocked {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `flexsecure modem probe --port PATH`: opens and initialises one modem and
+/// prints what it reports. The SIM PIN is taken from a configured modem on
+/// the same port. The port must not be in use by a running server.
+pub fn modem_probe(
+    config: &Config,
+    port: &std::path::Path,
+    baud: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::sms::modem::driver::{self, ModemSettings, Timeouts};
+    if !port.exists() {
+        anyhow::bail!("{} does not exist; the modem is not ready", port.display());
+    }
+    let configured = config.sms.modem.iter().find(|m| m.port == port);
+    let settings = ModemSettings {
+        name: configured
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| "probe".into()),
+        port: port.to_path_buf(),
+        baud: baud.or(configured.map(|m| m.baud)).unwrap_or(115_200),
+        sim_pin: configured.and_then(|m| m.sim_pin.clone()),
+        smsc: None,
+        priority: 0,
+        timeouts: Timeouts::default(),
+    };
+    let h = driver::spawn(settings, std::sync::Arc::new(|_| {}))?;
+    wait_modem(&h);
+    let st = h.status();
+    h.stop();
+    print(json, &st, |st| {
+        let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        format!(
+            "port:         {}\nstate:        {:?}\nmanufacturer: {}\nmodel:        {}\nIMEI:         {}\nSIM:          {}\nregistration: {}\nsignal:       {}\noperator:     {}\nlast error:   {}",
+            st.port,
+            st.state,
+            o(&st.manufacturer),
+            o(&st.model),
+            o(&st.imei),
+            o(&st.sim),
+            st.registration.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            st.signal.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            o(&st.operator),
+            o(&st.last_error),
+        )
+    })?;
+    if st.healthy() {
+        Ok(())
+    } else {
+        anyhow::bail!("the modem on {} is not ready", port.display())
+    }
+}
+
+/// `flexsecure sms send --to NUMBER --text TEXT`: one SMS through the
+/// configured channels (modems, else the console), bypassing the outbox.
+pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Result<()> {
+    let to = crate::domain::PhoneNumber::parse(to)?;
+    if text.is_empty() || text.chars().count() > 1600 {
+        anyhow::bail!("text must be 1 to 1600 characters");
+    }
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
+    let (channel, modems) =
+        crate::sms::from_config(&config.sms, clock, std::sync::Arc::new(|_| {}))?;
+    for m in &modems {
+        wait_modem(m);
+    }
+    let attempt = channel.send(to.as_str(), text);
+    for m in &modems {
+        m.stop();
+    }
+    let (outcome, detail) = match &attempt.outcome {
+        crate::sms::SendOutcome::Sent { provider_id } => ("sent", provider_id.clone()),
+        crate::sms::SendOutcome::Unknown(e) => ("unknown", Some(e.clone())),
+        crate::sms::SendOutcome::Retryable(e) => ("failed_retryable", Some(e.clone())),
+        crate::sms::SendOutcome::Permanent(e) => ("failed_permanent", Some(e.clone())),
+    };
+    let v = serde_json::json!({ "to": to.as_str(), "channel": attempt.channel, "outcome": outcome, "detail": detail });
+    print(json, &v, |_| {
+        format!(
+            "{outcome} via {} {}",
+            attempt.channel,
+            detail.clone().unwrap_or_default()
+        )
+    })?;
+    match attempt.outcome {
+        crate::sms::SendOutcome::Sent { .. } => Ok(()),
+        _ => anyhow::bail!("the SMS was not confirmed as sent"),
+    }
+}

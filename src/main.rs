@@ -46,6 +46,39 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// GSM modems.
+    Modem {
+        #[command(subcommand)]
+        command: ModemCommand,
+    },
+    /// SMS.
+    Sms {
+        #[command(subcommand)]
+        command: SmsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModemCommand {
+    /// Open a modem, initialise it and print maker, model, IMEI, SIM state,
+    /// registration, signal and operator. Stop the server first if it uses the port.
+    Probe {
+        #[arg(long)]
+        port: PathBuf,
+        #[arg(long)]
+        baud: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SmsCommand {
+    /// Send one SMS through the configured channels and print the outcome.
+    Send {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,5 +158,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 flexsecure::cli::apikey_revoke(&config, &key_id, json)
             }
         },
+        Command::Modem {
+            command: ModemCommand::Probe { port, baud },
+        } => flexsecure::cli::modem_probe(&config, &port, baud, json),
+        Command::Sms {
+            command: SmsCommand::Send { to, text },
+        } => flexsecure::cli::sms_send(&config, &to, &text, json),
     }
 }

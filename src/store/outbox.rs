@@ -113,7 +113,22 @@ impl Db<'_> {
             error: None,
             provider_id,
         };
-        self.finish_sms(id, "sent", f, now)
+        self.finish_sms(id, "sent", f, now)?;
+        if let Some(pid) = provider_id {
+            // A report that came in before this record: apply it now.
+            let early: Vec<bool> = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM sms_reports_unmatched WHERE channel = ?1 AND provider_id = ?2
+                     RETURNING delivered",
+                )?
+                .query_map(params![channel, pid], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if let Some(delivered) = early.last() {
+                self.record_delivery(channel, pid, *delivered, now)?;
+            }
+        }
+        Ok(())
     }
 
     /// The channel took the message but could not say whether it went out
@@ -134,8 +149,33 @@ impl Db<'_> {
     }
 
     /// Records a delivery report for the newest message the channel sent
-    /// under this id (a modem's TP-MR wraps at 256, so the newest is meant).
-    pub fn record_delivery(
+    /// under this id that has no report yet (a modem's TP-MR wraps at 256).
+    /// A report that overtook the record of its send (a modem may answer
+    /// `+CMGS` and `+CDS` in one breath) is kept for ten minutes and applied
+    /// when the send is recorded. Returns whether it matched a message now.
+    pub fn record_delivery_or_keep(
+        &self,
+        channel: &str,
+        provider_id: &str,
+        delivered: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if self.record_delivery(channel, provider_id, delivered, now)? {
+            return Ok(true);
+        }
+        self.conn
+            .prepare_cached("DELETE FROM sms_reports_unmatched WHERE received_at < ?1")?
+            .execute([to_ms(now - Duration::minutes(10))])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sms_reports_unmatched (channel, provider_id, delivered, received_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![channel, provider_id, delivered, to_ms(now)])?;
+        Ok(false)
+    }
+
+    fn record_delivery(
         &self,
         channel: &str,
         provider_id: &str,
@@ -146,7 +186,9 @@ impl Db<'_> {
             .conn
             .prepare_cached(
                 "UPDATE sms_outbox SET delivery = ?3, delivery_at = ?4, updated_at = ?4
-                 WHERE id = (SELECT id FROM sms_outbox WHERE channel = ?1 AND provider_id = ?2
+                 WHERE id = (SELECT id FROM sms_outbox
+                             WHERE channel = ?1 AND provider_id = ?2 AND delivery IS NULL
+                               AND status IN ('sent', 'unknown')
                              ORDER BY sent_at DESC, id DESC LIMIT 1)",
             )?
             .execute(params![
@@ -239,5 +281,93 @@ impl Db<'_> {
             }
         }
         Ok(c)
+    }
+}
+
+/// A message as operators see it: never its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub to_phone: String,
+    pub status: String,
+    pub attempts: u32,
+    pub channel: Option<String>,
+    pub provider_id: Option<String>,
+    pub delivery: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Db<'_> {
+    /// The messages of one challenge, oldest first.
+    pub fn outbox_for_challenge(
+        &self,
+        account_id: &str,
+        challenge_id: &str,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, to_phone, status, attempts, channel, provider_id, delivery, last_error
+             FROM sms_outbox WHERE account_id = ?1 AND challenge_id = ?2 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map(params![account_id, challenge_id], |r| {
+                Ok(OutboxEntry {
+                    id: r.get(0)?,
+                    to_phone: r.get(1)?,
+                    status: r.get(2)?,
+                    attempts: r.get(3)?,
+                    channel: r.get(4)?,
+                    provider_id: r.get(5)?,
+                    delivery: r.get(6)?,
+                    last_error: r.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_store;
+    use super::*;
+
+    fn sent(db: &Db<'_>, now: DateTime<Utc>, mr: &str) -> Result<i64, StoreError> {
+        let id = db.enqueue_sms("acc_1", None, "+41790000001", b"x", None, now)?;
+        db.claim_sms(now, Duration::seconds(30), 10)?;
+        db.mark_sms_sent(id, "modem:a", Some(mr), now)?;
+        Ok(id)
+    }
+
+    fn delivery(db: &Db<'_>, id: i64) -> Option<String> {
+        db.conn
+            .query_row("SELECT delivery FROM sms_outbox WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn reports_match_late_early_and_after_wraparound() {
+        let (_d, store) = test_store();
+        let now = Utc::now();
+        store
+            .write_blocking(move |db| {
+                db.insert_account("acc_1", "A", now)?;
+                // A report after its send.
+                let a = sent(db, now, "7")?;
+                assert!(db.record_delivery_or_keep("modem:a", "7", true, now)?);
+                assert_eq!(delivery(db, a).as_deref(), Some("delivered"));
+                // The same reference again (TP-MR wrapped): the new message, not the old.
+                let b = sent(db, now, "7")?;
+                assert!(db.record_delivery_or_keep("modem:a", "7", false, now)?);
+                assert_eq!(delivery(db, b).as_deref(), Some("failed"));
+                assert_eq!(delivery(db, a).as_deref(), Some("delivered"));
+                // A report before its send is recorded: kept, then applied.
+                assert!(!db.record_delivery_or_keep("modem:a", "8", true, now)?);
+                let c = sent(db, now, "8")?;
+                assert_eq!(delivery(db, c).as_deref(), Some("delivered"));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
     }
 }

@@ -54,6 +54,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like `spawn`, with a chance to change the configuration first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         captured_logs();
         let data_dir = tempfile::tempdir().unwrap();
         let sms_dir = tempfile::tempdir().unwrap();
@@ -67,6 +72,7 @@ impl TestApp {
         )
         .unwrap();
         config.sms.console.path = Some(sms_dir.path().join("sms.jsonl"));
+        adjust(&mut config);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let app = Application::build(config, clock.clone()).await.unwrap();
         let base = format!("http://{}", app.addr());

@@ -10,6 +10,7 @@ mod isolation;
 mod limits;
 mod login_flows;
 mod modem;
+mod modem_app;
 mod modem_sim;
 mod openapi;
 mod secrets;
