@@ -134,7 +134,12 @@ fn wait_modem(h: &crate::sms::modem::driver::ModemHandle) {
     let until = std::time::Instant::now() + MODEM_WAIT;
     while std::time::Instant::now() < until {
         let st = h.status();
-        if st.healthy() || st.state == ModemState::SimBlocked {
+        let cannot_open = st.state == ModemState::Closed
+            && st
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cannot open"));
+        if st.healthy() || st.state == ModemState::SimBlocked || cannot_open {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

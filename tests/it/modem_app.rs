@@ -105,6 +105,15 @@ async fn a_login_with_the_pin_delivered_through_the_modem() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let entry = entry.expect("a delivery report was recorded");
+
+    // The server holds the port: a probe beside it is refused, quickly and clearly.
+    let out = Command::new(BIN)
+        .args(["modem", "probe", "--port", port.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not ready"), "{err}");
     assert_eq!(entry.status, "sent");
     assert_eq!(entry.channel.as_deref(), Some("modem:gsm1"));
     assert!(entry.provider_id.is_some());
