@@ -212,7 +212,11 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
     for m in &modems {
         wait_modem(m);
     }
-    let attempt = channel.send(to.as_str(), text);
+    let attempt = channel.send(&crate::sms::OutgoingSms {
+        id: 0,
+        to: to.as_str().into(),
+        text: text.into(),
+    });
     for m in &modems {
         m.stop();
     }

@@ -5,7 +5,7 @@
 use super::Shutdown;
 use crate::clock::Clock;
 use crate::service::Services;
-use crate::sms::{Channel, SendOutcome};
+use crate::sms::{Channel, OutgoingSms, SendOutcome};
 use crate::store::{OutboxRow, StoreError, UsageField};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -122,7 +122,11 @@ fn send_one(
         Some(Err(e)) => return (none(), Done::Failed(e.to_string())),
         None => return (none(), Done::Failed("message body missing".into())),
     };
-    let attempt = channel.send(&m.to_phone, &text);
+    let attempt = channel.send(&OutgoingSms {
+        id: m.id,
+        to: m.to_phone.clone(),
+        text,
+    });
     let done = match attempt.outcome {
         SendOutcome::Sent { provider_id } => Done::Sent(provider_id),
         SendOutcome::Unknown(e) => Done::Unknown(e),

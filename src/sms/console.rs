@@ -3,7 +3,7 @@
 //! output (not the log: the log never carries secrets, this output is the
 //! "phone" itself).
 
-use super::{Attempt, Channel, SendOutcome};
+use super::{Attempt, Channel, OutgoingSms, SendOutcome};
 use crate::clock::Clock;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -32,7 +32,8 @@ impl Channel for Console {
         "console"
     }
 
-    fn send(&self, to: &str, text: &str) -> Attempt {
+    fn send(&self, sms: &OutgoingSms) -> Attempt {
+        let (to, text) = (sms.to.as_str(), sms.text.as_str());
         crate::blocking::check("console write");
         let line =
             serde_json::json!({ "to": to, "text": text, "ts": self.clock.now().to_rfc3339() })

@@ -24,11 +24,22 @@ pub struct Attempt {
     pub outcome: SendOutcome,
 }
 
-/// A way to send SMS. Implementations block (serial or file I/O), so the
-/// dispatcher calls them on a blocking thread.
+/// One SMS to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// The outbox id (0 for a message outside the outbox, e.g. `sms send`);
+    /// gateways put it in delivery-report callbacks.
+    pub id: i64,
+    /// E.164.
+    pub to: String,
+    pub text: String,
+}
+
+/// A way to send SMS. Implementations block (serial, file or network I/O),
+/// so the dispatcher calls them on a blocking thread.
 pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &str;
-    fn send(&self, to: &str, text: &str) -> Attempt;
+    fn send(&self, sms: &OutgoingSms) -> Attempt;
 }
 
 /// The channel the configuration asks for: the modem pool when modems are

@@ -5,7 +5,7 @@ use flexsecure::sms::modem::driver::{
     self, DeliveryReport, ModemHandle, ModemSettings, ModemState, Timeouts,
 };
 use flexsecure::sms::modem::pool::ModemPool;
-use flexsecure::sms::{Channel, SendOutcome};
+use flexsecure::sms::{Channel, OutgoingSms, SendOutcome};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -291,9 +291,15 @@ async fn two_modems_share_the_load_and_one_failing_does_not_stop_sending() {
         for i in 0..n {
             let p = pool.clone();
             outcomes.push(
-                flexsecure::blocking::run(move || p.send("+41790000007", &format!("{tag} {i}")))
-                    .await
-                    .unwrap(),
+                flexsecure::blocking::run(move || {
+                    p.send(&OutgoingSms {
+                        id: 0,
+                        to: "+41790000007".into(),
+                        text: format!("{tag} {i}"),
+                    })
+                })
+                .await
+                .unwrap(),
             );
         }
         outcomes

@@ -3,7 +3,7 @@
 //! with a retryable error hands the message to the next healthy one.
 
 use super::driver::ModemHandle;
-use crate::sms::{Attempt, Channel, SendOutcome};
+use crate::sms::{Attempt, Channel, OutgoingSms, SendOutcome};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct ModemPool {
@@ -44,13 +44,13 @@ impl Channel for ModemPool {
         "modem"
     }
 
-    fn send(&self, to: &str, text: &str) -> Attempt {
+    fn send(&self, sms: &OutgoingSms) -> Attempt {
         let mut last = Attempt {
             channel: "modem".into(),
             outcome: SendOutcome::Retryable("no healthy modem".into()),
         };
         for m in self.candidates() {
-            let outcome = m.send(to, text);
+            let outcome = m.send(&sms.to, &sms.text);
             let retry_elsewhere = matches!(outcome, SendOutcome::Retryable(_));
             last = Attempt {
                 channel: format!("modem:{}", m.name()),
