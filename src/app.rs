@@ -8,6 +8,7 @@ use crate::http::{self, AppState};
 use crate::jobs::dispatcher::Dispatcher;
 use crate::service::Services;
 use crate::sms::modem::driver::{DeliveryReport, ModemHandle, ReportSink};
+use crate::sms::router::{BreakerConfig, Router};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::{SocketAddr, TcpListener};
@@ -78,19 +79,22 @@ impl Application {
         let public_url = config.public_url(addr);
 
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()));
+        let (channels, modems) =
+            crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
+        let router = Arc::new(Router::new(channels, BreakerConfig::default()));
         let state = actix_web::web::Data::new(AppState {
             services: services.clone(),
             clock: clock.clone(),
+            router: router.clone(),
+            modems: modems.clone(),
         });
         let server = actix_web::HttpServer::new(move || http::app(state.clone()))
             .listen(listener)?
             .shutdown_timeout(10)
             .run();
-        let (channel, modems) =
-            crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
         let dispatcher = Dispatcher {
             services,
-            channel,
+            router,
             clock,
         };
         let (shutdown, _) = watch::channel(false);

@@ -207,35 +207,50 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
     }
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock);
-    let (channel, modems) =
+    use crate::sms::router::{BreakerConfig, Router, Verdict};
+    let (channels, modems) =
         crate::sms::from_config(&config.sms, clock, std::sync::Arc::new(|_| {}))?;
     for m in &modems {
         wait_modem(m);
     }
-    let attempt = channel.send(&crate::sms::OutgoingSms {
+    let router = Router::new(channels, BreakerConfig::default());
+    let sms = crate::sms::OutgoingSms {
         id: 0,
         to: to.as_str().into(),
         text: text.into(),
-    });
+    };
+    let d = router.dispatch(&sms, || true);
     for m in &modems {
         m.stop();
     }
-    let (outcome, detail) = match &attempt.outcome {
-        crate::sms::SendOutcome::Sent { provider_id } => ("sent", provider_id.clone()),
-        crate::sms::SendOutcome::Unknown(e) => ("unknown", Some(e.clone())),
-        crate::sms::SendOutcome::Retryable(e) => ("failed_retryable", Some(e.clone())),
-        crate::sms::SendOutcome::Permanent(e) => ("failed_permanent", Some(e.clone())),
+    let (outcome, channel, detail) = match &d.verdict {
+        Verdict::Sent {
+            channel,
+            provider_id,
+        } => ("sent", Some(channel.clone()), provider_id.clone()),
+        Verdict::Unknown { channel, error } => {
+            ("unknown", Some(channel.clone()), Some(error.clone()))
+        }
+        Verdict::Retry(e) => ("failed_retryable", None, Some(e.clone())),
+        Verdict::Failed(e) => ("failed_permanent", None, Some(e.clone())),
     };
-    let v = serde_json::json!({ "to": to.as_str(), "channel": attempt.channel, "outcome": outcome, "detail": detail });
+    let attempts: Vec<String> = d
+        .attempts
+        .iter()
+        .map(|a| format!("{}: {:?}", a.channel, a.outcome))
+        .collect();
+    let v = serde_json::json!({
+        "to": to.as_str(), "channel": channel, "outcome": outcome, "detail": detail, "attempts": attempts
+    });
     print(json, &v, |_| {
         format!(
             "{outcome} via {} {}",
-            attempt.channel,
+            channel.clone().unwrap_or_else(|| "-".into()),
             detail.clone().unwrap_or_default()
         )
     })?;
-    match attempt.outcome {
-        crate::sms::SendOutcome::Sent { .. } => Ok(()),
+    match d.verdict {
+        Verdict::Sent { .. } => Ok(()),
         _ => anyhow::bail!("the SMS was not confirmed as sent"),
     }
 }

@@ -24,6 +24,9 @@ pub use request_id::RequestId;
 pub struct AppState {
     pub services: Services,
     pub clock: Arc<dyn Clock>,
+    /// The SMS channels, for their status.
+    pub router: Arc<crate::sms::router::Router>,
+    pub modems: Vec<crate::sms::modem::driver::ModemHandle>,
 }
 
 #[derive(OpenApi)]

@@ -5,8 +5,9 @@
 use super::Shutdown;
 use crate::clock::Clock;
 use crate::service::Services;
-use crate::sms::{Channel, OutgoingSms, SendOutcome};
-use crate::store::{OutboxRow, StoreError, UsageField};
+use crate::sms::router::{Dispatch, Router, Verdict};
+use crate::sms::{OutgoingSms, SendOutcome};
+use crate::store::{AttemptRecord, OutboxRow, StoreError, UsageField};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use std::sync::Arc;
@@ -20,16 +21,38 @@ const IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct Dispatcher {
     pub services: Services,
-    pub channel: Arc<dyn Channel>,
+    pub router: Arc<Router>,
     pub clock: Arc<dyn Clock>,
 }
 
 enum Done {
-    Sent(Option<String>),
-    Unknown(String),
+    Sent {
+        channel: String,
+        provider_id: Option<String>,
+    },
+    Unknown {
+        channel: String,
+        error: String,
+    },
     Expired,
     Retry(String, DateTime<Utc>),
     Failed(String),
+}
+
+/// What happened to one claimed message.
+struct Handled {
+    done: Done,
+    attempts: Vec<AttemptRecord>,
+    possible_duplicate: bool,
+}
+
+impl Handled {
+    fn last_channel(&self) -> &str {
+        self.attempts
+            .last()
+            .map(|a| a.channel.as_str())
+            .unwrap_or("none")
+    }
 }
 
 impl Dispatcher {
@@ -68,11 +91,11 @@ impl Dispatcher {
         let n = claimed.len();
         let sends = claimed.into_iter().map(|m| {
             let key = self.services.server_key().clone();
-            let channel = self.channel.clone();
+            let router = self.router.clone();
             let clock = self.clock.clone();
             crate::blocking::run(move || {
-                let done = send_one(&key, channel.as_ref(), clock.now(), &m);
-                (m, done)
+                let handled = send_one(&key, &router, clock.as_ref(), &m);
+                (m, handled)
             })
         });
         let mut results = Vec::with_capacity(n);
@@ -83,20 +106,24 @@ impl Dispatcher {
         self.services
             .store
             .write(move |db| {
-                for (m, (channel, done)) in &results {
-                    match done {
-                        Done::Sent(provider_id) => {
+                for (m, h) in &results {
+                    db.record_attempts(m.id, &h.attempts, now)?;
+                    if h.possible_duplicate {
+                        db.mark_possible_duplicate(m.id)?;
+                    }
+                    match &h.done {
+                        Done::Sent { channel, provider_id } => {
                             db.mark_sms_sent(m.id, channel, provider_id.as_deref(), now)?;
                             let month = crate::service::month_of(now);
                             db.bump_usage(&m.account_id, &month, UsageField::SmsSent)?;
                         }
-                        Done::Unknown(err) => {
-                            tracing::warn!(outbox_id = m.id, channel, error = %err, "SMS outcome unknown");
-                            db.mark_sms_unknown(m.id, channel, err, now)?;
+                        Done::Unknown { channel, error } => {
+                            tracing::warn!(outbox_id = m.id, channel, error = %error, "SMS outcome unknown");
+                            db.mark_sms_unknown(m.id, channel, error, now)?;
                         }
                         Done::Expired => db.mark_sms_expired(m.id, now)?,
-                        Done::Retry(err, at) => db.retry_sms(m.id, channel, err, *at, now)?,
-                        Done::Failed(err) => db.mark_sms_failed(m.id, channel, err, now)?,
+                        Done::Retry(err, at) => db.retry_sms(m.id, h.last_channel(), err, *at, now)?,
+                        Done::Failed(err) => db.mark_sms_failed(m.id, h.last_channel(), err, now)?,
                     }
                 }
                 Ok::<_, StoreError>(())
@@ -106,32 +133,64 @@ impl Dispatcher {
     }
 }
 
-/// Sends one message; returns the channel that took it and the outcome.
+fn record(a: &crate::sms::Attempt) -> AttemptRecord {
+    let (outcome, provider_id, error) = match &a.outcome {
+        SendOutcome::Sent { provider_id } => ("sent", provider_id.clone(), None),
+        SendOutcome::Unknown(e) => ("unknown", None, Some(e.clone())),
+        SendOutcome::Retryable(e) => ("retryable", None, Some(e.clone())),
+        SendOutcome::Permanent(e) => ("permanent", None, Some(e.clone())),
+    };
+    AttemptRecord {
+        channel: a.channel.clone(),
+        outcome,
+        provider_id,
+        error,
+    }
+}
+
+/// Sends one message through the router, unless its secret already expired.
 fn send_one(
     key: &crate::crypto::ServerKey,
-    channel: &dyn Channel,
-    now: DateTime<Utc>,
+    router: &Router,
+    clock: &dyn Clock,
     m: &OutboxRow,
-) -> (String, Done) {
-    let none = || channel.name().to_string();
-    if m.not_after.is_some_and(|t| now >= t) {
-        return (none(), Done::Expired);
+) -> Handled {
+    let plain = |done| Handled {
+        done,
+        attempts: Vec::new(),
+        possible_duplicate: false,
+    };
+    let valid = |now: DateTime<Utc>| m.not_after.is_none_or(|t| now < t);
+    if !valid(clock.now()) {
+        return plain(Done::Expired);
     }
     let text = match m.body.as_deref().map(|b| key.open(b)) {
         Some(Ok(t)) => t,
-        Some(Err(e)) => return (none(), Done::Failed(e.to_string())),
-        None => return (none(), Done::Failed("message body missing".into())),
+        Some(Err(e)) => return plain(Done::Failed(e.to_string())),
+        None => return plain(Done::Failed("message body missing".into())),
     };
-    let attempt = channel.send(&OutgoingSms {
+    let sms = OutgoingSms {
         id: m.id,
         to: m.to_phone.clone(),
         text,
-    });
-    let done = match attempt.outcome {
-        SendOutcome::Sent { provider_id } => Done::Sent(provider_id),
-        SendOutcome::Unknown(e) => Done::Unknown(e),
-        SendOutcome::Permanent(e) => Done::Failed(e),
-        SendOutcome::Retryable(e) => {
+    };
+    let Dispatch {
+        attempts,
+        verdict,
+        possible_duplicate,
+    } = router.dispatch(&sms, || valid(clock.now()));
+    let now = clock.now();
+    let done = match verdict {
+        Verdict::Sent {
+            channel,
+            provider_id,
+        } => Done::Sent {
+            channel,
+            provider_id,
+        },
+        Verdict::Unknown { channel, error } => Done::Unknown { channel, error },
+        Verdict::Failed(e) => Done::Failed(e),
+        Verdict::Retry(e) => {
             let backoff = 2i64.saturating_pow(m.attempts.min(6)).min(60);
             let jitter = rand::thread_rng().gen_range(0..=500);
             let at = now + Duration::seconds(backoff) + Duration::milliseconds(jitter);
@@ -143,7 +202,11 @@ fn send_one(
             }
         }
     };
-    (attempt.channel, done)
+    Handled {
+        done,
+        attempts: attempts.iter().map(record).collect(),
+        possible_duplicate,
+    }
 }
 
 #[cfg(test)]
@@ -196,9 +259,11 @@ mod tests {
             .await
             .unwrap();
         clock.advance(Duration::seconds(10));
+        let console: Arc<dyn crate::sms::Channel> =
+            Arc::new(Console::new(Some(sms_file.clone()), clock.clone()));
         let d = Dispatcher {
             services,
-            channel: Arc::new(Console::new(Some(sms_file.clone()), clock.clone())),
+            router: Arc::new(Router::new(vec![console], Default::default())),
             clock: clock.clone(),
         };
         assert_eq!(d.drain_once().await.unwrap(), 2);

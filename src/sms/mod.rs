@@ -2,6 +2,7 @@
 
 pub mod console;
 pub mod modem;
+pub mod router;
 
 /// The outcome of one send attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,26 +41,32 @@ pub struct OutgoingSms {
 pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn send(&self, sms: &OutgoingSms) -> Attempt;
+    /// Whether trying it now makes sense (a modem pool with no healthy
+    /// modem does not); the router skips it otherwise.
+    fn available(&self) -> bool {
+        true
+    }
 }
 
-/// The channel the configuration asks for: the modem pool when modems are
-/// configured, else the console. Also returns the modem handles, for status
-/// and shutdown.
+/// The channels the configuration asks for, in the order the router tries
+/// them: the modem pool (when modems are configured), then the HTTP gateways;
+/// the console only when there is neither. Also returns the modem handles,
+/// for status and shutdown.
 pub fn from_config(
     config: &crate::config::SmsConfig,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     reports: modem::driver::ReportSink,
-) -> std::io::Result<(std::sync::Arc<dyn Channel>, Vec<modem::driver::ModemHandle>)> {
-    if config.modem.is_empty() {
-        let console = console::Console::new(config.console.path.clone(), clock);
-        return Ok((std::sync::Arc::new(console), Vec::new()));
-    }
+) -> std::io::Result<(
+    Vec<std::sync::Arc<dyn Channel>>,
+    Vec<modem::driver::ModemHandle>,
+)> {
+    use std::time::Duration;
+    let mut channels: Vec<std::sync::Arc<dyn Channel>> = Vec::new();
     let mut handles = Vec::new();
     for m in &config.modem {
         let d = modem::driver::Timeouts::default();
-        let ms = |v: Option<u64>, default: std::time::Duration| {
-            v.map(std::time::Duration::from_millis).unwrap_or(default)
-        };
+        let ms =
+            |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
         let settings = modem::driver::ModemSettings {
             name: m.name.clone(),
             port: m.port.clone(),
@@ -73,15 +80,23 @@ pub fn from_config(
                 submit: ms(m.submit_timeout_ms, d.submit),
                 health_interval: m
                     .health_interval_seconds
-                    .map(std::time::Duration::from_secs)
+                    .map(Duration::from_secs)
                     .unwrap_or(d.health_interval),
                 reopen_max: d.reopen_max,
             },
         };
         handles.push(modem::driver::spawn(settings, reports.clone())?);
     }
-    Ok((
-        std::sync::Arc::new(modem::pool::ModemPool::new(handles.clone())),
-        handles,
-    ))
+    if !handles.is_empty() {
+        channels.push(std::sync::Arc::new(modem::pool::ModemPool::new(
+            handles.clone(),
+        )));
+    }
+    if channels.is_empty() {
+        channels.push(std::sync::Arc::new(console::Console::new(
+            config.console.path.clone(),
+            clock,
+        )));
+    }
+    Ok((channels, handles))
 }

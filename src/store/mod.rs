@@ -16,7 +16,7 @@ mod writer;
 
 pub use accounts::AccountRow;
 pub use apikeys::{ApiKeyRow, Scope};
-pub use outbox::{OutboxCounts, OutboxEntry, OutboxRow};
+pub use outbox::{AttemptRecord, OutboxCounts, OutboxEntry, OutboxRow};
 pub use policies::PolicyRow;
 pub use systems::{SystemFields, SystemRow};
 pub use usage::{UsageField, UsageRow};

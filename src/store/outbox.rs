@@ -371,3 +371,68 @@ mod tests {
             .unwrap();
     }
 }
+
+/// One send attempt as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub channel: String,
+    /// `sent`, `unknown`, `retryable` or `permanent`.
+    pub outcome: &'static str,
+    pub provider_id: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Db<'_> {
+    pub fn record_attempts(
+        &self,
+        outbox_id: i64,
+        attempts: &[AttemptRecord],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO sms_attempts (outbox_id, channel, at, outcome, provider_id, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for a in attempts {
+            st.execute(params![
+                outbox_id,
+                a.channel,
+                to_ms(now),
+                a.outcome,
+                a.provider_id,
+                a.error
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub fn mark_possible_duplicate(&self, outbox_id: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE sms_outbox SET possible_duplicate = 1 WHERE id = ?1")?
+            .execute([outbox_id])?;
+        Ok(())
+    }
+
+    pub fn attempts_of(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT channel, outcome, provider_id, error FROM sms_attempts WHERE outbox_id = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([outbox_id], |r| {
+                let outcome: String = r.get(1)?;
+                Ok(AttemptRecord {
+                    channel: r.get(0)?,
+                    outcome: match outcome.as_str() {
+                        "sent" => "sent",
+                        "unknown" => "unknown",
+                        "retryable" => "retryable",
+                        _ => "permanent",
+                    },
+                    provider_id: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}

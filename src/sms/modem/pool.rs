@@ -44,6 +44,10 @@ impl Channel for ModemPool {
         "modem"
     }
 
+    fn available(&self) -> bool {
+        self.modems.iter().any(ModemHandle::healthy)
+    }
+
     fn send(&self, sms: &OutgoingSms) -> Attempt {
         let mut last = Attempt {
             channel: "modem".into(),
