@@ -79,8 +79,10 @@ impl Application {
         let public_url = config.public_url(addr);
 
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()));
-        let (channels, modems) =
-            crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
+        let crate::sms::Channels {
+            routes: channels,
+            modems,
+        } = crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
         let router = Arc::new(Router::new(channels, BreakerConfig::default()));
         let state = actix_web::web::Data::new(AppState {
             services: services.clone(),

@@ -208,8 +208,10 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock);
     use crate::sms::router::{BreakerConfig, Router, Verdict};
-    let (channels, modems) =
-        crate::sms::from_config(&config.sms, clock, std::sync::Arc::new(|_| {}))?;
+    let crate::sms::Channels {
+        routes: channels,
+        modems,
+    } = crate::sms::from_config(&config.sms, clock, std::sync::Arc::new(|_| {}))?;
     for m in &modems {
         wait_modem(m);
     }

@@ -48,6 +48,12 @@ pub trait Channel: Send + Sync + 'static {
     }
 }
 
+/// The configured channels in router order, and the modem threads.
+pub struct Channels {
+    pub routes: Vec<std::sync::Arc<dyn Channel>>,
+    pub modems: Vec<modem::driver::ModemHandle>,
+}
+
 /// The channels the configuration asks for, in the order the router tries
 /// them: the modem pool (when modems are configured), then the HTTP gateways;
 /// the console only when there is neither. Also returns the modem handles,
@@ -56,10 +62,7 @@ pub fn from_config(
     config: &crate::config::SmsConfig,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     reports: modem::driver::ReportSink,
-) -> std::io::Result<(
-    Vec<std::sync::Arc<dyn Channel>>,
-    Vec<modem::driver::ModemHandle>,
-)> {
+) -> std::io::Result<Channels> {
     use std::time::Duration;
     let mut channels: Vec<std::sync::Arc<dyn Channel>> = Vec::new();
     let mut handles = Vec::new();
@@ -98,5 +101,8 @@ pub fn from_config(
             clock,
         )));
     }
-    Ok((channels, handles))
+    Ok(Channels {
+        routes: channels,
+        modems: handles,
+    })
 }
