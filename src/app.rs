@@ -66,6 +66,14 @@ impl Application {
         let data_dir = config.data_dir();
         let dir = data_dir.clone();
         let (key, store) = crate::blocking::run(move || open_data_dir(&dir)).await??;
+        let now = clock.now();
+        let requeued = store.write(move |db| db.requeue_interrupted(now)).await?;
+        if requeued > 0 {
+            tracing::warn!(
+                requeued,
+                "SMS interrupted by the last stop are queued again (they may arrive twice)"
+            );
+        }
         let listener = TcpListener::bind(config.listen_addr()?).with_context(|| {
             format!(
                 "binding {}",
@@ -78,11 +86,17 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url(addr);
 
-        let services = Services::new(store, key, &public_url, Arc::new(Notify::new()));
+        let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
+            .with_limits(config.sms.limits.clone());
         let crate::sms::Channels {
             routes: channels,
             modems,
-        } = crate::sms::from_config(&config.sms, clock.clone(), delivery_sink(&services, &clock))?;
+        } = crate::sms::from_config(
+            &config.sms,
+            clock.clone(),
+            delivery_sink(&services, &clock),
+            &public_url,
+        )?;
         let router = Arc::new(Router::new(channels, BreakerConfig::default()));
         let state = actix_web::web::Data::new(AppState {
             services: services.clone(),
@@ -90,10 +104,13 @@ impl Application {
             router: router.clone(),
             modems: modems.clone(),
         });
-        let server = actix_web::HttpServer::new(move || http::app(state.clone()))
-            .listen(listener)?
-            .shutdown_timeout(10)
-            .run();
+        let dlr =
+            actix_web::web::Data::new(crate::http::dlr::DlrGateways::from_config(&config.sms.http));
+        let server =
+            actix_web::HttpServer::new(move || http::app(state.clone()).app_data(dlr.clone()))
+                .listen(listener)?
+                .shutdown_timeout(10)
+                .run();
         let dispatcher = Dispatcher {
             services,
             router,

@@ -211,7 +211,12 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
     let crate::sms::Channels {
         routes: channels,
         modems,
-    } = crate::sms::from_config(&config.sms, clock, std::sync::Arc::new(|_| {}))?;
+    } = crate::sms::from_config(
+        &config.sms,
+        clock,
+        std::sync::Arc::new(|_| {}),
+        &config.public_url(config.listen_addr()?),
+    )?;
     for m in &modems {
         wait_modem(m);
     }
@@ -255,4 +260,37 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
         Verdict::Sent { .. } => Ok(()),
         _ => anyhow::bail!("the SMS was not confirmed as sent"),
     }
+}
+
+/// `flexsecure sms queue`: the outbox by status and channel, and the age of
+/// the oldest message still waiting. Works beside a running server.
+pub fn sms_queue(config: &Config, json: bool) -> anyhow::Result<()> {
+    let summary = store(config)?.read_blocking(|db| db.queue_summary())?;
+    let now = Utc::now();
+    let age = summary
+        .oldest_waiting
+        .map(|t| (now - t).num_seconds().max(0));
+    let v = serde_json::json!({
+        "by_status_and_channel": summary.by_status_and_channel,
+        "oldest_waiting_seconds": age,
+        "possible_duplicates": summary.possible_duplicates,
+    });
+    print(json, &v, |_| {
+        let mut out = format!("{:<10} {:<24} {:>8}", "status", "channel", "count");
+        for c in &summary.by_status_and_channel {
+            out.push_str(&format!(
+                "\n{:<10} {:<24} {:>8}",
+                c.status,
+                c.channel.as_deref().unwrap_or("-"),
+                c.count
+            ));
+        }
+        out.push_str(&format!(
+            "\noldest waiting: {}\npossible duplicates: {}",
+            age.map(|s| format!("{s} s"))
+                .unwrap_or_else(|| "none".into()),
+            summary.possible_duplicates
+        ));
+        out
+    })
 }

@@ -72,6 +72,8 @@ enum ModemCommand {
 
 #[derive(Subcommand)]
 enum SmsCommand {
+    /// The outbox: messages by status and channel, the oldest still waiting.
+    Queue,
     /// Send one SMS through the configured channels and print the outcome.
     Send {
         #[arg(long)]
@@ -164,5 +166,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sms {
             command: SmsCommand::Send { to, text },
         } => flexsecure::cli::sms_send(&config, &to, &text, json),
+        Command::Sms {
+            command: SmsCommand::Queue,
+        } => flexsecure::cli::sms_queue(&config, json),
     }
 }

@@ -41,7 +41,9 @@ impl ApiError {
         match self {
             ApiError::Service(e) => match e {
                 S::Invalid(_) => "invalid_field",
-                S::NotFound { code, .. } | S::Conflict { code, .. } => code,
+                S::NotFound { code, .. } | S::Conflict { code, .. } | S::Forbidden { code, .. } => {
+                    code
+                }
                 S::WrongSecret { factor, .. } => match factor {
                     crate::domain::Factor::Pin => "invalid_pin",
                     crate::domain::Factor::Passwordless => "invalid_link",
@@ -49,6 +51,7 @@ impl ApiError {
                 S::Expired => "expired",
                 S::AttemptsExhausted => "too_many_attempts",
                 S::RateLimited { .. } => "rate_limited",
+                S::SmsLimit { .. } => "sms_limit",
                 S::UserLocked => "user_locked",
                 S::Import(_) => "invalid_csv",
                 S::Store(e) if e.is_busy() => "busy",
@@ -83,6 +86,10 @@ impl ApiError {
             ApiError::Service(ServiceError::RateLimited { retry_after }) => {
                 m.insert("retry_after".into(), json!(retry_after));
             }
+            ApiError::Service(ServiceError::SmsLimit { limit, retry_after }) => {
+                m.insert("limit".into(), json!(limit));
+                m.insert("retry_after".into(), json!(retry_after));
+            }
             _ => {}
         }
         m
@@ -90,7 +97,10 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Service(ServiceError::RateLimited { retry_after }) => Some(*retry_after),
+            ApiError::Service(
+                ServiceError::RateLimited { retry_after }
+                | ServiceError::SmsLimit { retry_after, .. },
+            ) => Some(*retry_after),
             // A dead challenge: a new start may follow at once.
             ApiError::Service(ServiceError::AttemptsExhausted) => Some(0),
             ApiError::Service(ServiceError::Store(e)) if e.is_busy() => Some(1),
@@ -109,8 +119,10 @@ impl ResponseError for ApiError {
                 S::Conflict { .. } => StatusCode::CONFLICT,
                 S::WrongSecret { .. } => StatusCode::UNAUTHORIZED,
                 S::Expired => StatusCode::GONE,
-                S::AttemptsExhausted | S::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                S::UserLocked => StatusCode::FORBIDDEN,
+                S::AttemptsExhausted | S::RateLimited { .. } | S::SmsLimit { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                S::UserLocked | S::Forbidden { .. } => StatusCode::FORBIDDEN,
                 S::Store(e) if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
                 S::Store(_) | S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },

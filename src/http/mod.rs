@@ -1,12 +1,15 @@
 //! The HTTP edge: one route table (shared by `serve` and the tests), the
 //! OpenAPI document generated from the same handlers, extractors and errors.
 
+pub mod dlr;
 pub mod error;
 pub mod extract;
 mod link_page;
 mod login;
 mod policies;
 mod request_id;
+mod sms_limits;
+mod sms_status;
 mod systems;
 mod users;
 
@@ -40,6 +43,8 @@ pub struct AppState {
         (name = "grants", description = "Key scope `manage`"),
         (name = "users", description = "Key scope `manage`"),
         (name = "usage", description = "Key scope `manage`"),
+        (name = "sms-limits", description = "Anti-pumping: country allowlist and refused SMS; key scope `manage`"),
+        (name = "sms", description = "SMS channels and delivery reports"),
     )
 )]
 pub struct ApiDoc;
@@ -59,6 +64,10 @@ impl Modify for KeyScheme {
 /// The route table. Every endpoint registered here lands in the OpenAPI
 /// document, because both come from the same `#[utoipa::path]` handlers.
 pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(sms_limits::countries)
+        .service(sms_limits::set_countries)
+        .service(sms_limits::reset_countries)
+        .service(sms_limits::refusals);
     cfg.service(login::start)
         .service(login::complete)
         .service(login::status)
@@ -84,7 +93,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::update)
         .service(users::remove)
         .service(users::unlock)
-        .service(users::usage);
+        .service(users::usage)
+        .service(sms_status::status);
+    // Delivery reports from HTTP gateways (their secret, no API key).
+    cfg.service(dlr::report_get).service(dlr::report_post);
 }
 
 /// Unknown paths and methods answer in the JSON error format too.

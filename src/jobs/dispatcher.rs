@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::service::Services;
 use crate::sms::router::{Dispatch, Router, Verdict};
 use crate::sms::{OutgoingSms, SendOutcome};
-use crate::store::{AttemptRecord, OutboxRow, StoreError, UsageField};
+use crate::store::{AttemptRecord, Db, OutboxRow, StoreError, UsageField};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use std::sync::Arc;
@@ -89,48 +89,64 @@ impl Dispatcher {
             return Ok(0);
         }
         let n = claimed.len();
+        // Each message's outcome is written as soon as it is known (the
+        // writer commits concurrent ones together), so a crash re-sends only
+        // what was really in flight.
         let sends = claimed.into_iter().map(|m| {
             let key = self.services.server_key().clone();
             let router = self.router.clone();
             let clock = self.clock.clone();
-            crate::blocking::run(move || {
-                let handled = send_one(&key, &router, clock.as_ref(), &m);
-                (m, handled)
-            })
+            let store = self.services.store.clone();
+            async move {
+                let c = clock.clone();
+                let (m, h) = crate::blocking::run(move || {
+                    let handled = send_one(&key, &router, c.as_ref(), &m);
+                    (m, handled)
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+                let now = clock.now();
+                store.write(move |db| record_outcome(db, &m, &h, now)).await
+            }
         });
-        let mut results = Vec::with_capacity(n);
         for r in futures_util::future::join_all(sends).await {
-            results.push(r.map_err(|e| StoreError::Task(e.to_string()))?);
+            r?;
         }
-        let now = self.clock.now();
-        self.services
-            .store
-            .write(move |db| {
-                for (m, h) in &results {
-                    db.record_attempts(m.id, &h.attempts, now)?;
-                    if h.possible_duplicate {
-                        db.mark_possible_duplicate(m.id)?;
-                    }
-                    match &h.done {
-                        Done::Sent { channel, provider_id } => {
-                            db.mark_sms_sent(m.id, channel, provider_id.as_deref(), now)?;
-                            let month = crate::service::month_of(now);
-                            db.bump_usage(&m.account_id, &month, UsageField::SmsSent)?;
-                        }
-                        Done::Unknown { channel, error } => {
-                            tracing::warn!(outbox_id = m.id, channel, error = %error, "SMS outcome unknown");
-                            db.mark_sms_unknown(m.id, channel, error, now)?;
-                        }
-                        Done::Expired => db.mark_sms_expired(m.id, now)?,
-                        Done::Retry(err, at) => db.retry_sms(m.id, h.last_channel(), err, *at, now)?,
-                        Done::Failed(err) => db.mark_sms_failed(m.id, h.last_channel(), err, now)?,
-                    }
-                }
-                Ok::<_, StoreError>(())
-            })
-            .await?;
         Ok(n)
     }
+}
+
+fn record_outcome(
+    db: &Db<'_>,
+    m: &OutboxRow,
+    h: &Handled,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    db.record_attempts(m.id, &h.attempts, now)?;
+    if h.possible_duplicate {
+        db.mark_possible_duplicate(m.id)?;
+    }
+    match &h.done {
+        Done::Sent {
+            channel,
+            provider_id,
+        } => {
+            db.mark_sms_sent(m.id, channel, provider_id.as_deref(), now)?;
+            db.bump_usage(
+                &m.account_id,
+                &crate::service::month_of(now),
+                UsageField::SmsSent,
+            )?;
+        }
+        Done::Unknown { channel, error } => {
+            tracing::warn!(outbox_id = m.id, channel, error = %error, "SMS outcome unknown");
+            db.mark_sms_unknown(m.id, channel, error, now)?;
+        }
+        Done::Expired => db.mark_sms_expired(m.id, now)?,
+        Done::Retry(err, at) => db.retry_sms(m.id, h.last_channel(), err, *at, now)?,
+        Done::Failed(err) => db.mark_sms_failed(m.id, h.last_channel(), err, now)?,
+    }
+    Ok(())
 }
 
 fn record(a: &crate::sms::Attempt) -> AttemptRecord {

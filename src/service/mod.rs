@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod grants;
+mod limits;
 mod policies;
 mod systems;
 mod users;
@@ -13,6 +14,7 @@ pub use accounts::{
     NewAccount, NewApiKey,
 };
 pub use auth::{CompleteInput, CompleteOutcome, LinkView, StartInput, StartOutcome, StatusView};
+pub use limits::{SmsCountriesView, SmsLimitKind, SmsRefusalView, COUNTRY_DENIED};
 pub use policies::PolicyView;
 pub use systems::{SystemInput, SystemPatch, SystemView};
 pub use users::{
@@ -43,6 +45,15 @@ pub enum Error {
     RateLimited { retry_after: u64 },
     #[error("the user is locked after too many failed attempts")]
     UserLocked,
+    /// An anti-pumping limit refused the SMS (429 `sms_limit`).
+    #[error("{}; retry in {retry_after} s", limits::describe(limit))]
+    SmsLimit {
+        limit: &'static str,
+        retry_after: u64,
+    },
+    /// Refused by a rule of the account (403 with the code).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("CSV import refused: {} bad rows", .0.len())]
     Import(Vec<ImportRowError>),
     #[error(transparent)]
@@ -84,6 +95,8 @@ pub struct Services {
     public_url: Arc<str>,
     /// Woken when an SMS is queued, so the dispatcher need not poll fast.
     outbox_ready: Arc<Notify>,
+    /// Anti-pumping limits; the defaults until `with_limits`.
+    limits: Arc<crate::config::SmsLimitsConfig>,
 }
 
 impl Services {
@@ -93,7 +106,14 @@ impl Services {
             key: Arc::new(key),
             public_url: public_url.trim_end_matches('/').into(),
             outbox_ready,
+            limits: Default::default(),
         }
+    }
+
+    /// The anti-pumping limits of `[sms.limits]`.
+    pub fn with_limits(mut self, limits: crate::config::SmsLimitsConfig) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 
     pub fn server_key(&self) -> &Arc<ServerKey> {

@@ -1,6 +1,7 @@
 //! Ways to send an SMS. In this version the only channel is the console.
 
 pub mod console;
+pub mod http_gateway;
 pub mod modem;
 pub mod router;
 
@@ -62,6 +63,7 @@ pub fn from_config(
     config: &crate::config::SmsConfig,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     reports: modem::driver::ReportSink,
+    public_url: &str,
 ) -> std::io::Result<Channels> {
     use std::time::Duration;
     let mut channels: Vec<std::sync::Arc<dyn Channel>> = Vec::new();
@@ -94,6 +96,11 @@ pub fn from_config(
         channels.push(std::sync::Arc::new(modem::pool::ModemPool::new(
             handles.clone(),
         )));
+    }
+    for h in &config.http {
+        channels.push(std::sync::Arc::new(http_gateway::HttpGateway::new(
+            h, public_url,
+        )?));
     }
     if channels.is_empty() {
         channels.push(std::sync::Arc::new(console::Console::new(

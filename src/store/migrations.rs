@@ -7,6 +7,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_core.sql"),
     include_str!("migrations/0002_delivery.sql"),
+    include_str!("migrations/0003_limits.sql"),
     include_str!("migrations/0004_attempts.sql"),
 ];
 

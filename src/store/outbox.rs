@@ -436,3 +436,147 @@ impl Db<'_> {
         Ok(rows)
     }
 }
+
+impl Db<'_> {
+    /// A delivery report addressed by outbox id (HTTP gateways carry the id
+    /// in their callback URL). `Some(true)`: recorded on the message that
+    /// `channel` sent (a repeated report changes nothing). `Some(false)`: the
+    /// message is still being sent, so the report is kept for ten minutes and
+    /// applied when the send is recorded with the outbox id as provider id (as
+    /// the Kannel preset records it). `None`: no such message went out through
+    /// `channel`.
+    pub fn record_delivery_by_id(
+        &self,
+        id: i64,
+        channel: &str,
+        delivered: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE sms_outbox SET delivery = ?3, delivery_at = ?4, updated_at = ?4
+                 WHERE id = ?1 AND channel = ?2 AND status IN ('sent', 'unknown') AND delivery IS NULL",
+            )?
+            .execute(params![
+                id,
+                channel,
+                if delivered { "delivered" } else { "failed" },
+                to_ms(now)
+            ])?;
+        if n > 0 {
+            return Ok(Some(true));
+        }
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT status, channel FROM sms_outbox WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        match row {
+            Some((status, Some(c)))
+                if c == channel && matches!(status.as_str(), "sent" | "unknown") =>
+            {
+                Ok(Some(true))
+            }
+            Some((status, _)) if matches!(status.as_str(), "sending" | "queued") => {
+                self.conn
+                    .prepare_cached("DELETE FROM sms_reports_unmatched WHERE received_at < ?1")?
+                    .execute([to_ms(now - Duration::minutes(10))])?;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO sms_reports_unmatched (channel, provider_id, delivered, received_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![channel, id.to_string(), delivered, to_ms(now)])?;
+                Ok(Some(false))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// One message as operators see it.
+    pub fn outbox_entry(&self, id: i64) -> Result<Option<OutboxEntry>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, to_phone, status, attempts, channel, provider_id, delivery, last_error
+             FROM sms_outbox WHERE id = ?1",
+        )?;
+        let mut rows = st.query_map([id], |r| {
+            Ok(OutboxEntry {
+                id: r.get(0)?,
+                to_phone: r.get(1)?,
+                status: r.get(2)?,
+                attempts: r.get(3)?,
+                channel: r.get(4)?,
+                provider_id: r.get(5)?,
+                delivery: r.get(6)?,
+                last_error: r.get(7)?,
+            })
+        })?;
+        Ok(rows.next().transpose()?)
+    }
+}
+
+#[cfg(test)]
+mod delivery_by_id_tests {
+    use super::super::test_store;
+    use super::*;
+
+    #[test]
+    fn reports_by_id_record_keep_or_refuse() {
+        let (_d, store) = test_store();
+        let now = Utc::now();
+        store
+            .write_blocking(move |db| {
+                db.insert_account("acc_1", "A", now)?;
+                let id = db.enqueue_sms("acc_1", None, "+41790000001", b"x", None, now)?;
+                // Before the send is recorded: kept, then applied by the send.
+                db.claim_sms(now, Duration::seconds(30), 10)?;
+                assert_eq!(
+                    db.record_delivery_by_id(id, "http:k", true, now)?,
+                    Some(false)
+                );
+                db.mark_sms_sent(id, "http:k", Some(&id.to_string()), now)?;
+                let e = db.outbox_entry(id)?.unwrap();
+                assert_eq!(e.delivery.as_deref(), Some("delivered"));
+                // A repeat is acknowledged and changes nothing.
+                assert_eq!(
+                    db.record_delivery_by_id(id, "http:k", false, now)?,
+                    Some(true)
+                );
+                assert_eq!(
+                    db.outbox_entry(id)?.unwrap().delivery.as_deref(),
+                    Some("delivered")
+                );
+                // Another gateway, or an unknown id: not found.
+                assert_eq!(db.record_delivery_by_id(id, "http:other", true, now)?, None);
+                assert_eq!(
+                    db.record_delivery_by_id(id + 100, "http:k", true, now)?,
+                    None
+                );
+                assert_eq!(db.outbox_entry(id + 100)?, None);
+                // After the send is recorded: recorded at once.
+                let b = db.enqueue_sms("acc_1", None, "+41790000002", b"x", None, now)?;
+                db.claim_sms(now, Duration::seconds(30), 10)?;
+                db.mark_sms_sent(b, "http:k", None, now)?;
+                assert_eq!(
+                    db.record_delivery_by_id(b, "http:k", false, now)?,
+                    Some(true)
+                );
+                assert_eq!(
+                    db.outbox_entry(b)?.unwrap().delivery.as_deref(),
+                    Some("failed")
+                );
+                // A message that failed is not a delivery target.
+                let c = db.enqueue_sms("acc_1", None, "+41790000003", b"x", None, now)?;
+                db.claim_sms(now, Duration::seconds(30), 10)?;
+                db.mark_sms_failed(c, "http:k", "HTTP 400", now)?;
+                assert_eq!(db.record_delivery_by_id(c, "http:k", true, now)?, None);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+}

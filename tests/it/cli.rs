@@ -29,7 +29,7 @@ fn run_json(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
 
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -41,7 +41,13 @@ impl Drop for Server {
 /// Starts `flexsecure serve` with no configuration file in `dir` on a free
 /// port and returns it with its address, read from its first log lines.
 fn serve(dir: &Path) -> (Server, String) {
+    serve_args(dir, &[])
+}
+
+/// Starts `flexsecure <global args> serve --listen 127.0.0.1:0` in `dir`.
+pub fn serve_args(dir: &Path, global: &[&str]) -> (Server, String) {
     let mut child = Command::new(BIN)
+        .args(global)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(dir)
         .env("FLEXSECURE_LOG", "info")

@@ -5,13 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod crash;
 mod harness;
+mod http_gateway;
 mod isolation;
+mod kannel;
 mod limits;
 mod login_flows;
 mod modem;
 mod modem_app;
 mod modem_sim;
 mod openapi;
+mod pumping;
 mod secrets;
+mod transcripts;
 mod validation;

@@ -32,7 +32,7 @@ impl Services {
         if queued {
             self.outbox_ready.notify_one();
         }
-        Ok(outcome)
+        outcome
     }
 
     fn start_tx(
@@ -43,7 +43,7 @@ impl Services {
         system_name: &Name,
         context: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<(StartOutcome, bool), Error> {
+    ) -> Result<(Result<StartOutcome, Error>, bool), Error> {
         let system = db
             .system(account_id, system_name.as_str())?
             .ok_or_else(|| {
@@ -67,9 +67,16 @@ impl Services {
                 if live.status_at(now) == ChallengeStatus::Pending {
                     live.may_send_sms(now)
                         .map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
+                    // A refused resend keeps the challenge as it is.
+                    let phone = user.as_ref().map(|u| u.phone.as_str());
+                    if let Some(refused) =
+                        self.admit_sms(db, account_id, &live.email, phone, now)?
+                    {
+                        return Ok((Err(refused), false));
+                    }
                     let sms = self.send_step(db, &mut live, &system, user.as_ref(), now)?;
                     db.update_challenge(&live, now)?;
-                    return Ok((outcome(&live), enqueue(db, &live, sms, now)?));
+                    return Ok((Ok(outcome(&live)), enqueue(db, &live, sms, now)?));
                 }
                 expire(db, &mut live, now)?;
             }
@@ -96,6 +103,11 @@ impl Services {
             created_at: now,
             completed_at: None,
         };
+        // A refused start creates no challenge; the refusal is recorded.
+        let phone = user.as_ref().map(|u| u.phone.as_str());
+        if let Some(refused) = self.admit_sms(db, account_id, email.as_str(), phone, now)? {
+            return Ok((Err(refused), false));
+        }
         let sms = self.send_step(db, &mut c, &system, user.as_ref(), now)?;
         db.insert_challenge(&c)?;
         let queued = enqueue(db, &c, sms, now)?;
@@ -103,6 +115,6 @@ impl Services {
         if let Some(reason) = decoy {
             tracing::info!(request_id = %c.id, reason = reason.as_str(), "start answered without SMS");
         }
-        Ok((outcome(&c), queued))
+        Ok((Ok(outcome(&c)), queued))
     }
 }

@@ -176,6 +176,8 @@ const URC_LINES: &[&str] = &[
     "SMS Ready",
     "Call Ready",
     "PB DONE",
+    "SMS DONE",
+    "APP RDY",
     "+PBREADY",
     "NORMAL POWER DOWN",
     "POWERED DOWN",

@@ -42,10 +42,16 @@ impl Driver {
         self.cmd_ok("AT+CMEE=1")?;
         self.unlock_sim()?;
         self.cmd_ok("AT+CMGF=0")?;
-        // Status reports straight as +CDS; some modems only store them (+CDSI).
-        let cnmi = self.cmd("AT+CNMI=2,1,0,1,0")?;
-        if !cnmi.ok() {
-            self.cmd("AT+CNMI=2,1,0,2,0")?;
+        // Status reports straight as +CDS. Huawei firmware takes <ds>=1 only
+        // with <mode>=1; the last resort stores them and announces +CDSI.
+        for cnmi in [
+            "AT+CNMI=2,1,0,1,0",
+            "AT+CNMI=1,1,0,1,0",
+            "AT+CNMI=2,1,0,2,0",
+        ] {
+            if self.cmd(cnmi)?.ok() {
+                break;
+            }
         }
         let maker = self.cmd("AT+CGMI")?;
         let model = self.cmd("AT+CGMM")?;

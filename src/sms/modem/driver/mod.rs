@@ -268,7 +268,7 @@ struct Driver {
     silent: u32,
     next_health: Instant,
     /// Stored status reports announced by `+CDSI`, read when idle.
-    pending_reports: Vec<u32>,
+    pending_reports: Vec<(String, u32)>,
     /// Items read but not yet handled.
     backlog: std::collections::VecDeque<Item>,
 }
@@ -381,8 +381,8 @@ impl Driver {
             self.lost(&e);
             return false;
         }
-        if let Some(index) = self.pending_reports.pop() {
-            self.read_stored_report(index);
+        if let Some((mem, index)) = self.pending_reports.pop() {
+            self.read_stored_report(&mem, index);
         } else if Instant::now() >= self.next_health {
             self.poll_health();
         }

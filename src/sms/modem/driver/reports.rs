@@ -6,7 +6,7 @@ impl Driver {
     pub(super) fn on_urc(&mut self, u: Urc) {
         match u {
             Urc::Cds { pdu } => self.on_status_report(&pdu),
-            Urc::Cdsi { index, .. } => self.pending_reports.push(index),
+            Urc::Cdsi { mem, index } => self.pending_reports.push((mem, index)),
             Urc::Creg { stat } | Urc::Cereg { stat } => {
                 self.update(|st| st.registration = Some(stat))
             }
@@ -29,20 +29,31 @@ impl Driver {
         }
     }
 
-    pub(super) fn read_stored_report(&mut self, index: u32) {
+    /// Reads and deletes a status report the modem stored (`+CDSI`). The
+    /// storage it names is selected first; if that fails, nothing is read or
+    /// deleted, so an unrelated stored SMS is never touched.
+    pub(super) fn read_stored_report(&mut self, mem: &str, index: u32) {
         let t = self.s.timeouts.command;
+        let mem = mem.trim_matches('"');
+        match self.exec(&format!("AT+CPMS=\"{mem}\""), t) {
+            Ok(r) if r.ok() => {}
+            _ => {
+                tracing::warn!(modem = %self.s.name, mem, index, "cannot select the report storage; report left unread");
+                return;
+            }
+        }
         if let Ok(r) = self.exec(&format!("AT+CMGR={index}"), t) {
             // The PDU is the line after the +CMGR header.
-            if let Some(pdu) = r
+            let pdu = r
                 .lines
                 .iter()
                 .skip_while(|l| !l.starts_with("+CMGR:"))
                 .nth(1)
-                .cloned()
-            {
+                .cloned();
+            if let Some(pdu) = pdu {
                 self.on_status_report(&pdu);
+                let _ = self.exec(&format!("AT+CMGD={index}"), t);
             }
-            let _ = self.exec(&format!("AT+CMGD={index}"), t);
         }
     }
 }
