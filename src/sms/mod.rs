@@ -47,6 +47,11 @@ pub trait Channel: Send + Sync + 'static {
     fn available(&self) -> bool {
         true
     }
+    /// Whether the router's circuit breaker should guard it. A modem pool
+    /// watches its modems' health itself and says no.
+    fn uses_breaker(&self) -> bool {
+        true
+    }
 }
 
 /// The configured channels in router order, and the modem threads.

@@ -172,11 +172,13 @@ impl Router {
             if !route.channel.available() {
                 continue;
             }
-            if !route
-                .breaker
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .admit(Instant::now())
+            let guarded = route.channel.uses_breaker();
+            if guarded
+                && !route
+                    .breaker
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .admit(Instant::now())
             {
                 continue;
             }
@@ -184,7 +186,7 @@ impl Router {
                 break;
             }
             let attempt = route.channel.send(sms);
-            {
+            if guarded {
                 let mut b = route.breaker.lock().unwrap_or_else(|e| e.into_inner());
                 match attempt.outcome {
                     SendOutcome::Sent { .. } => b.success(),

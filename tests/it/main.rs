@@ -6,6 +6,7 @@
 
 mod cli;
 mod crash;
+mod failover;
 mod harness;
 mod http_gateway;
 mod isolation;

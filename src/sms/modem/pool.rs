@@ -48,6 +48,10 @@ impl Channel for ModemPool {
         self.modems.iter().any(ModemHandle::healthy)
     }
 
+    fn uses_breaker(&self) -> bool {
+        false
+    }
+
     fn send(&self, sms: &OutgoingSms) -> Attempt {
         let mut last = Attempt {
             channel: "modem".into(),
