@@ -42,8 +42,10 @@ fn field(raw: &str) -> Field<'_> {
     let t = raw.trim();
     match t.strip_prefix('"') {
         // An unterminated quote keeps the rest of the line as the value.
+        // Spaces inside the quotes mean nothing in these replies (a storage
+        // name, an operator name): trimmed like the rest.
         Some(inner) => Field {
-            text: inner.strip_suffix('"').unwrap_or(inner),
+            text: inner.strip_suffix('"').unwrap_or(inner).trim(),
             quoted: true,
         },
         None => Field {
@@ -182,6 +184,7 @@ mod tests {
             ),
             ("a,,b", &[("a", false), ("", false), ("b", false)]),
             ("\"open", &[("open", true)]),
+            ("\" SM\",3", &[("SM", true), ("3", false)]),
             (",", &[("", false), ("", false)]),
         ];
         for (input, want) in cases {
