@@ -291,3 +291,64 @@ mod tests {
         assert_eq!((counts.sent, counts.expired, counts.queued), (1, 1, 0));
     }
 }
+
+#[cfg(test)]
+mod attempt_tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::crypto::ServerKey;
+    use crate::sms::console::Console;
+    use crate::store::Store;
+    use tokio::sync::Notify;
+
+    /// A gateway nobody listens on (a refused connection, retryable), then
+    /// the console: both attempts are recorded, the message is sent once.
+    #[tokio::test]
+    async fn every_attempt_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = ServerKey::load_or_create(dir.path()).unwrap();
+        let now = Utc::now();
+        let clock = Arc::new(ManualClock::new(now));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = crate::config::Config::parse(&format!(
+            "[[sms.http]]\nname = \"down\"\npreset = \"generic-json\"\nurl = \"http://127.0.0.1:{port}/sms\"\n"
+        ))
+        .unwrap();
+        let gw = crate::sms::http_gateway::HttpGateway::new(&cfg.sms.http[0], "http://127.0.0.1:1")
+            .unwrap();
+        let console = Console::new(Some(dir.path().join("sms.jsonl")), clock.clone());
+        let router = Router::new(vec![Arc::new(gw), Arc::new(console)], Default::default());
+        let services = Services::new(
+            store.clone(),
+            key.clone(),
+            "http://x",
+            Arc::new(Notify::new()),
+        );
+        let k = key.clone();
+        let id = store
+            .write(move |db| {
+                db.insert_account("acc_1", "A", now)?;
+                db.enqueue_sms("acc_1", None, "+41790000001", &k.seal("hello"), None, now)
+            })
+            .await
+            .unwrap();
+        let d = Dispatcher {
+            services,
+            router: Arc::new(router),
+            clock,
+        };
+        assert_eq!(d.drain_once().await.unwrap(), 1);
+        let attempts = store.read(move |db| db.attempts_of(id)).await.unwrap();
+        let seen: Vec<(&str, &str)> = attempts
+            .iter()
+            .map(|a| (a.channel.as_str(), a.outcome))
+            .collect();
+        assert_eq!(seen, vec![("http:down", "retryable"), ("console", "sent")]);
+        assert!(attempts[0].error.is_some());
+    }
+}

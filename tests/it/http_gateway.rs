@@ -317,3 +317,65 @@ fn outcomes_never_quote_the_text_or_a_secret() {
     }
     assert!(e.starts_with("HTTP 400: bad request"), "{e}");
 }
+
+/// The router's breaker over a real gateway channel and a real HTTP server:
+/// three 500s open it (the gateway is skipped, the console takes the
+/// messages), after the open time one probe goes through, and once the
+/// gateway answers again the breaker closes. Every attempt is reported.
+#[tokio::test]
+async fn the_breaker_opens_on_a_failing_gateway_and_closes_when_it_recovers() {
+    use flexsecure::sms::router::{BreakerConfig, BreakerState, Router, Verdict};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let healthy = Arc::new(AtomicBool::new(false));
+    let h = healthy.clone();
+    let fake = FakeGateway::start(move |_| {
+        if h.load(Ordering::SeqCst) {
+            json_reply(200, json!({"id": "m1"}))
+        } else {
+            text(500, "down")
+        }
+    });
+    let gw = gateway(&json_gateway(&fake.base, ""));
+    let sms_dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn flexsecure::clock::Clock> = Arc::new(flexsecure::clock::SystemClock);
+    let console =
+        flexsecure::sms::console::Console::new(Some(sms_dir.path().join("sms.jsonl")), clock);
+    let cfg = BreakerConfig {
+        failures: 3,
+        open_for: Duration::from_millis(300),
+    };
+    let router = Arc::new(Router::new(vec![Arc::new(gw), Arc::new(console)], cfg));
+    let send = |r: Arc<Router>| async move {
+        flexsecure::blocking::run(move || r.dispatch(&sms(1, "hello"), || true))
+            .await
+            .unwrap()
+    };
+
+    for _ in 0..3 {
+        let d = send(router.clone()).await;
+        assert_eq!(
+            d.attempts.len(),
+            2,
+            "the gateway failed, the console took it"
+        );
+        assert!(matches!(d.attempts[0].outcome, SendOutcome::Retryable(_)));
+        assert!(matches!(d.verdict, Verdict::Sent { ref channel, .. } if channel == "console"));
+    }
+    assert_eq!(router.status()[0].breaker, BreakerState::Open);
+    let before = fake.requests().len();
+    let d = send(router.clone()).await;
+    assert_eq!(d.attempts.len(), 1, "an open breaker skips the gateway");
+    assert_eq!(fake.requests().len(), before);
+
+    healthy.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(router.status()[0].breaker, BreakerState::HalfOpen);
+    let d = send(router.clone()).await;
+    assert!(
+        matches!(d.verdict, Verdict::Sent { ref channel, .. } if channel.starts_with("http:")),
+        "{:?}",
+        d.verdict
+    );
+    assert_eq!(router.status()[0].breaker, BreakerState::Closed);
+}
