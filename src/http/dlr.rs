@@ -14,8 +14,7 @@
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::HttpGatewayConfig;
-use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -119,38 +118,18 @@ fn parse_status(s: &str) -> Option<Report> {
     }
 }
 
-/// Errors of this endpoint: the API's, plus its own codes.
-#[derive(Debug, thiserror::Error)]
-pub enum DlrError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("no HTTP gateway of that name takes delivery reports")]
-    UnknownGateway,
-    #[error("missing or wrong delivery-report secret")]
-    BadSecret,
-    #[error("no message of that id was sent through this gateway")]
-    UnknownMessage,
+fn unknown_gateway() -> ApiError {
+    ApiError::Service(crate::service::Error::not_found(
+        "unknown_gateway",
+        "no HTTP gateway of that name takes delivery reports",
+    ))
 }
 
-impl ResponseError for DlrError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            DlrError::Api(e) => e.status_code(),
-            DlrError::UnknownGateway | DlrError::UnknownMessage => StatusCode::NOT_FOUND,
-            DlrError::BadSecret => StatusCode::UNAUTHORIZED,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            DlrError::Api(e) => return e.error_response(),
-            DlrError::UnknownGateway => "unknown_gateway",
-            DlrError::BadSecret => "invalid_secret",
-            DlrError::UnknownMessage => "unknown_message",
-        };
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({"error": {"code": code, "message": self.to_string()}}))
-    }
+fn unknown_message() -> ApiError {
+    ApiError::Service(crate::service::Error::not_found(
+        "unknown_message",
+        "no message of that id was sent through this gateway",
+    ))
 }
 
 async fn handle(
@@ -159,13 +138,13 @@ async fn handle(
     (gateway, message_id): (String, String),
     secret: Option<String>,
     status: Option<String>,
-) -> Result<HttpResponse, DlrError> {
+) -> Result<HttpResponse, ApiError> {
     let g = gateways
         .and_then(|all| all.find(&gateway))
-        .ok_or(DlrError::UnknownGateway)?;
+        .ok_or_else(unknown_gateway)?;
     let given = secret.unwrap_or_default();
     if !crate::crypto::ct_eq(given.as_bytes(), g.secret.as_bytes()) {
-        return Err(DlrError::BadSecret);
+        return Err(ApiError::InvalidSecret);
     }
     let report = match status.as_deref().map(parse_status) {
         Some(Some(r)) => r,
@@ -182,7 +161,7 @@ async fn handle(
         .parse()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or(DlrError::UnknownMessage)?;
+        .ok_or_else(unknown_message)?;
     let delivered = match report {
         Report::Intermediate => {
             return Ok(HttpResponse::Ok().json(DlrAck {
@@ -215,7 +194,7 @@ async fn handle(
             delivery: delivery.into(),
             pending: true,
         })),
-        None => Err(DlrError::UnknownMessage),
+        None => Err(unknown_message()),
     }
 }
 
@@ -243,7 +222,7 @@ pub async fn report_get(
     gateways: Option<web::Data<DlrGateways>>,
     path: web::Path<(String, String)>,
     query: web::Query<DlrQuery>,
-) -> Result<HttpResponse, DlrError> {
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     handle(
         &state,
@@ -315,7 +294,7 @@ pub async fn report_post(
     path: web::Path<(String, String)>,
     query: web::Query<DlrQuery>,
     mut payload: web::Payload,
-) -> Result<HttpResponse, DlrError> {
+) -> Result<HttpResponse, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

@@ -26,6 +26,8 @@ pub enum ApiError {
     MissingKey,
     #[error("unknown or revoked API key")]
     InvalidKey,
+    #[error("missing or wrong delivery-report secret")]
+    InvalidSecret,
     #[error("this API key has scope {have}; this call needs scope {need}")]
     WrongScope {
         have: &'static str,
@@ -65,6 +67,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::MissingKey => "missing_api_key",
             ApiError::InvalidKey => "invalid_api_key",
+            ApiError::InvalidSecret => "invalid_secret",
             ApiError::WrongScope { .. } => "wrong_scope",
             ApiError::NoRoute => "not_found",
         }
@@ -132,7 +135,9 @@ impl ResponseError for ApiError {
             }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::MissingKey | ApiError::InvalidKey | ApiError::InvalidSecret => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
         }
