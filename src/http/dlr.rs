@@ -153,8 +153,7 @@ async fn handle(
                 "status must be a delivery status: 1 (delivered), 2 or 16 (failed), 4 or 8 \
                  (intermediate), or a word such as delivered, undelivered, failed"
                     .into(),
-            )
-            .into())
+            ))
         }
     };
     let id: i64 = message_id
@@ -300,7 +299,7 @@ pub async fn report_post(
         let chunk =
             chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
         if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge.into());
+            return Err(ApiError::PayloadTooLarge);
         }
         body.extend_from_slice(&chunk);
     }
