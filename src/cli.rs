@@ -225,6 +225,7 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
         id: 0,
         to: to.as_str().into(),
         text: text.into(),
+        deadline: None,
     };
     let d = router.dispatch(&sms, || true);
     for m in &modems {
@@ -240,6 +241,7 @@ pub fn sms_send(config: &Config, to: &str, text: &str, json: bool) -> anyhow::Re
         }
         Verdict::Retry(e) => ("failed_retryable", None, Some(e.clone())),
         Verdict::Failed(e) => ("failed_permanent", None, Some(e.clone())),
+        Verdict::Expired => ("expired", None, None),
     };
     let attempts: Vec<String> = d
         .attempts

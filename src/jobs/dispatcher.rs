@@ -185,10 +185,17 @@ fn send_one(
         Some(Err(e)) => return plain(Done::Failed(e.to_string())),
         None => return plain(Done::Failed("message body missing".into())),
     };
+    // The secret's expiry as a deadline on the monotonic clock, so channels
+    // (a modem's queue, a failover chain) can honour it without a Clock.
+    let deadline = m.not_after.map(|t| {
+        let left = (t - clock.now()).to_std().unwrap_or_default();
+        std::time::Instant::now() + left
+    });
     let sms = OutgoingSms {
         id: m.id,
         to: m.to_phone.clone(),
         text,
+        deadline,
     };
     let Dispatch {
         attempts,
@@ -197,6 +204,7 @@ fn send_one(
     } = router.dispatch(&sms, || valid(clock.now()));
     let now = clock.now();
     let done = match verdict {
+        Verdict::Expired => Done::Expired,
         Verdict::Sent {
             channel,
             provider_id,

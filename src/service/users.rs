@@ -65,7 +65,8 @@ pub struct UserPatch {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportRowError {
-    /// 1-based line number in the CSV, the header counted.
+    /// 1-based line where the record starts, the header counted (0 for the
+    /// summary line "N more errors not listed" after the first 100).
     pub row: usize,
     pub field: String,
     pub message: String,
@@ -118,10 +119,25 @@ fn decode_cursor(c: &str) -> Result<String, Invalid> {
 struct ImportRow {
     email: Email,
     phone: PhoneNumber,
-    name: String,
+    /// None when the file has no name column: an existing name is kept.
+    name: Option<String>,
 }
 
+/// Bad rows listed in one refusal; the rest are only counted.
+const MAX_REPORTED_ERRORS: usize = 100;
+
 /// Parses and checks the whole CSV; every bad row is reported.
+/// The 1-based line of a byte offset (the csv crate's own line count
+/// does not count blank lines).
+fn line_of(body: &[u8], byte: u64) -> usize {
+    // A record's position is where reading it began, before blank lines.
+    let mut end = (byte as usize).min(body.len());
+    while end < body.len() && matches!(body[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    body[..end].iter().filter(|b| **b == b'\n').count() + 1
+}
+
 fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -132,7 +148,18 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
-        let line = i + 1;
+        // Every record counts (bad ones too), so the error list stays bounded.
+        if i > MAX_IMPORT_ROWS {
+            return Err(
+                Invalid::new("csv", format!("at most {MAX_IMPORT_ROWS} rows per import")).into(),
+            );
+        }
+        // The line where the record starts (a quoted field may span lines).
+        let line = rec
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i + 1, |p| line_of(body, p.byte()));
         let bad = |field: &str, message: String| ImportRowError {
             row: line,
             field: field.into(),
@@ -162,7 +189,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
         }
         let email = Email::parse(cells[0]);
         let phone = PhoneNumber::parse(cells[1]);
-        let name = check_name(cells.get(2).copied().unwrap_or(""));
+        let name = cells.get(2).map(|n| check_name(n)).transpose();
         match (email, phone, name) {
             (Ok(email), Ok(phone), Ok(name)) => {
                 if !seen.insert(email.clone()) {
@@ -177,13 +204,17 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
                 }
             }
         }
-        if rows.len() > MAX_IMPORT_ROWS {
-            return Err(
-                Invalid::new("csv", format!("at most {MAX_IMPORT_ROWS} rows per import")).into(),
-            );
-        }
     }
     if !errors.is_empty() {
+        let more = errors.len().saturating_sub(MAX_REPORTED_ERRORS);
+        errors.truncate(MAX_REPORTED_ERRORS);
+        if more > 0 {
+            errors.push(ImportRowError {
+                row: 0,
+                field: "csv".into(),
+                message: format!("{more} more errors not listed"),
+            });
+        }
         return Err(Error::Import(errors));
     }
     Ok(rows)
@@ -341,13 +372,14 @@ impl Services {
                 for r in &rows {
                     let upd = UserUpdate {
                         phone: Some(r.phone.as_str().into()),
-                        name: Some(r.name.clone()),
+                        name: r.name.clone(),
                         enabled: None,
                     };
                     if db.update_user(&a, r.email.as_str(), &upd, now)? {
                         s.updated += 1;
                     } else {
-                        db.insert_user(&a, r.email.as_str(), r.phone.as_str(), &r.name, true, now)?;
+                        let name = r.name.as_deref().unwrap_or("");
+                        db.insert_user(&a, r.email.as_str(), r.phone.as_str(), name, true, now)?;
                         s.created += 1;
                     }
                 }
@@ -403,6 +435,30 @@ mod tests {
             }
             other => panic!("{other:?}", other = other.map(|r| r.len())),
         }
-        assert_eq!(parse_csv(b"a@x.ch,+41790000001\n").unwrap().len(), 1);
+        let rows = parse_csv(b"a@x.ch,+41790000001\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].name, None,
+            "no name column: an existing name is kept"
+        );
+    }
+
+    #[test]
+    fn csv_errors_are_capped_and_numbered_by_line() {
+        let bad: String = (0..300).map(|_| "x\n").collect();
+        match parse_csv(bad.as_bytes()) {
+            Err(Error::Import(errs)) => {
+                assert_eq!(errs.len(), MAX_REPORTED_ERRORS + 1);
+                assert_eq!(errs.last().map(|e| e.row), Some(0));
+                assert!(errs
+                    .last()
+                    .is_some_and(|e| e.message.starts_with("200 more")));
+            }
+            other => panic!("{:?}", other.map(|r| r.len())),
+        }
+        match parse_csv(b"a@x.ch,+41790000001\n\n\"b@x.ch\",bad\n") {
+            Err(Error::Import(errs)) => assert_eq!(errs[0].row, 3, "blank lines count"),
+            other => panic!("{:?}", other.map(|r| r.len())),
+        }
     }
 }

@@ -27,7 +27,7 @@ pub struct Attempt {
 }
 
 /// One SMS to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingSms {
     /// The outbox id (0 for a message outside the outbox, e.g. `sms send`);
     /// gateways put it in delivery-report callbacks.
@@ -35,6 +35,27 @@ pub struct OutgoingSms {
     /// E.164.
     pub to: String,
     pub text: String,
+    /// Never hand the message to a channel after this (its secret expires).
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    // The text holds a PIN or a link: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms")
+            .field("id", &self.id)
+            .field("to", &self.to)
+            .field("text", &"<redacted>")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl OutgoingSms {
+    /// Whether it may still be handed to a channel.
+    pub fn still_valid(&self) -> bool {
+        self.deadline.is_none_or(|d| std::time::Instant::now() < d)
+    }
 }
 
 /// A way to send SMS. Implementations block (serial, file or network I/O),

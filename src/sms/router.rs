@@ -116,6 +116,8 @@ pub enum Verdict {
     Unknown { channel: String, error: String },
     /// Worth another round later.
     Retry(String),
+    /// Its secret expired before a channel took it: it must not go out.
+    Expired,
     /// No channel will ever take it.
     Failed(String),
 }
@@ -161,16 +163,24 @@ impl Router {
 
     /// Tries the channels in order until one takes the message. A retryable
     /// or permanent failure moves on to the next channel; so does an unknown
-    /// outcome, but only while `still_valid()` (the secret has not expired),
-    /// and the message is then marked as a possible duplicate.
+    /// outcome, and the message is then marked as a possible duplicate.
+    /// Nothing is handed over once `still_valid()` (or the message's own
+    /// deadline) says the secret expired.
     pub fn dispatch(&self, sms: &OutgoingSms, still_valid: impl Fn() -> bool) -> Dispatch {
         let mut attempts = Vec::new();
         let mut unknown: Option<(String, String)> = None;
         let mut retryable = None;
         let mut permanent = None;
+        let mut expired = false;
         for route in &self.routes {
             if !route.channel.available() {
                 continue;
+            }
+            // Checked before every attempt (and before a breaker probe is
+            // claimed): a failover chain never sends an expired secret.
+            if !still_valid() || !sms.still_valid() {
+                expired = true;
+                break;
             }
             let guarded = route.channel.uses_breaker();
             if guarded
@@ -181,9 +191,6 @@ impl Router {
                     .admit(Instant::now())
             {
                 continue;
-            }
-            if unknown.is_some() && !still_valid() {
-                break;
             }
             let attempt = route.channel.send(sms);
             if guarded {
@@ -218,6 +225,7 @@ impl Router {
         }
         let verdict = match (unknown, retryable, permanent) {
             (Some((channel, error)), _, _) => Verdict::Unknown { channel, error },
+            (None, _, _) if expired => Verdict::Expired,
             (None, Some(e), _) => Verdict::Retry(e),
             (None, None, Some(e)) => Verdict::Failed(e),
             (None, None, None) => Verdict::Retry("no channel available".into()),
@@ -276,6 +284,7 @@ mod tests {
             id: 1,
             to: "+41790000001".into(),
             text: "x".into(),
+            deadline: None,
         }
     }
 
@@ -324,9 +333,18 @@ mod tests {
         let d = r.dispatch(&sms(), || true);
         assert!(matches!(d.verdict, Verdict::Sent { ref channel, .. } if channel == "b"));
         assert!(d.possible_duplicate);
-        let d = r.dispatch(&sms(), || false);
+        // The secret expires right after the first attempt: b is not tried.
+        let checks = std::cell::Cell::new(0);
+        let d = r.dispatch(&sms(), || {
+            checks.set(checks.get() + 1);
+            checks.get() == 1
+        });
         assert!(matches!(d.verdict, Verdict::Unknown { .. }));
         assert_eq!(b.calls.load(Ordering::SeqCst), 1);
+        // Already expired: nothing is handed over at all.
+        let d = r.dispatch(&sms(), || false);
+        assert_eq!(d.verdict, Verdict::Expired);
+        assert!(d.attempts.is_empty());
     }
 
     #[test]

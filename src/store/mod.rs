@@ -44,6 +44,8 @@ pub enum StoreError {
     TooNew { found: usize, supported: usize },
     #[error("database writer has stopped")]
     WriterGone,
+    #[error("database busy: {0}")]
+    Busy(String),
     #[error("database task failed: {0}")]
     Task(String),
     #[error("stored data is damaged: {0}")]
@@ -60,8 +62,18 @@ impl StoreError {
 
     /// The database was busy or locked beyond the busy timeout.
     pub fn is_busy(&self) -> bool {
-        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+        matches!(self, StoreError::Busy(_))
+            || matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
             if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+
+    /// The same failure for another caller of a shared transaction.
+    pub(crate) fn shared(&self, what: &str) -> StoreError {
+        if self.is_busy() {
+            StoreError::Busy(format!("{what}: {self}"))
+        } else {
+            StoreError::Task(format!("{what}: {self}"))
+        }
     }
 }
 

@@ -60,7 +60,8 @@ impl Db<'_> {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let now_ms = to_ms(now);
         let mut st = self.conn.prepare_cached(
-            "UPDATE sms_outbox SET status = 'sending', lease_until = ?2, attempts = attempts + 1, updated_at = ?1
+            "UPDATE sms_outbox SET possible_duplicate = CASE WHEN status = 'sending' THEN 1 ELSE possible_duplicate END,
+                    status = 'sending', lease_until = ?2, attempts = attempts + 1, updated_at = ?1
              WHERE id IN (SELECT id FROM sms_outbox
                           WHERE (status = 'queued' AND next_attempt_at <= ?1)
                              OR (status = 'sending' AND lease_until <= ?1)

@@ -61,7 +61,7 @@ impl Db<'_> {
             .conn
             .prepare_cached(
                 "UPDATE sms_outbox SET status = 'queued', lease_until = NULL, next_attempt_at = ?1,
-                        last_error = 'interrupted by a restart', updated_at = ?1
+                        last_error = 'interrupted by a restart', possible_duplicate = 1, updated_at = ?1
                  WHERE status = 'sending'",
             )?
             .execute([super::to_ms(now)])?)

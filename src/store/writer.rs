@@ -46,12 +46,12 @@ impl Writer {
         let job: Job = Box::new(move |conn: Result<&Connection, &StoreError>| {
             let outcome = match conn {
                 Ok(conn) => run_in_savepoint(conn, f),
-                Err(e) => Err(E::from(StoreError::Task(format!("cannot begin: {e}")))),
+                Err(e) => Err(E::from(e.shared("cannot begin"))),
             };
             Box::new(move |commit: Result<(), &StoreError>| {
                 let result = match commit {
                     Ok(()) => outcome,
-                    Err(e) => Err(E::from(StoreError::Task(format!("commit failed: {e}")))),
+                    Err(e) => Err(E::from(e.shared("commit failed"))),
                 };
                 let _ = reply.send(result);
             })

@@ -27,6 +27,7 @@ fn sms(id: i64, text: &str) -> OutgoingSms {
         id,
         to: "+41791234567".into(),
         text: text.into(),
+        deadline: None,
     }
 }
 

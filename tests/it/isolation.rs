@@ -220,3 +220,80 @@ async fn unknown_disabled_and_ungranted_users_look_like_success() {
     assert!(t.sms_sent_to("+41790000031").is_empty());
     assert!(t.sms_sent_to("+41790000032").is_empty());
 }
+
+#[tokio::test]
+async fn a_user_disabled_after_the_start_cannot_finish() {
+    let t = TestApp::spawn().await;
+    t.system_with_user("CRM", "pin", "a@example.com", "+41790000060")
+        .await;
+    t.start("a@example.com", "CRM").await;
+    let pin = pin_of(&t.wait_sms("+41790000060", 1).await);
+    t.setup(
+        Method::PATCH,
+        "/v2/users/a@example.com",
+        json!({"enabled": false}),
+    )
+    .await;
+    let (s, e) = json(
+        t.complete(json!({"email": "a@example.com", "system": "CRM", "pin": pin}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (410, Some("expired")),
+        "{e}"
+    );
+
+    // Lost grant, same.
+    t.system_with_user("ERP", "pin", "b@example.com", "+41790000061")
+        .await;
+    t.start("b@example.com", "ERP").await;
+    let pin = pin_of(&t.wait_sms("+41790000061", 1).await);
+    let r = t
+        .manage(Method::DELETE, "/v2/systems/ERP/users/b@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, _) = json(
+        t.complete(json!({"email": "b@example.com", "system": "ERP", "pin": pin}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 410);
+}
+
+#[tokio::test]
+async fn a_look_alike_challenge_is_not_reused_once_the_user_is_eligible() {
+    let t = TestApp::spawn().await;
+    t.setup(
+        Method::POST,
+        "/v2/systems",
+        json!({"name": "CRM", "policy": "pin"}),
+    )
+    .await;
+    let (_, decoy) = json(t.start("late@example.com", "CRM").await).await;
+    t.setup(
+        Method::POST,
+        "/v2/users",
+        json!({"email": "late@example.com", "phone": "+41790000062"}),
+    )
+    .await;
+    t.setup(
+        Method::PUT,
+        "/v2/systems/CRM/users/late@example.com",
+        json!(null),
+    )
+    .await;
+    let (s, real) = json(t.start("late@example.com", "CRM").await).await;
+    assert_eq!(s, 202, "{real}");
+    assert_ne!(real["request_id"], decoy["request_id"]);
+    let pin = pin_of(&t.wait_sms("+41790000062", 1).await);
+    let (s, _) = json(
+        t.complete(json!({"email": "late@example.com", "system": "CRM", "pin": pin}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+}

@@ -65,7 +65,7 @@ fn wait_state(h: &ModemHandle, state: ModemState) {
 /// The driver blocks; tests call it from a blocking thread like the dispatcher does.
 async fn send(h: &ModemHandle, to: &str, text: &str) -> SendOutcome {
     let (h, to, text) = (h.clone(), to.to_string(), text.to_string());
-    flexsecure::blocking::run(move || h.send(&to, &text))
+    flexsecure::blocking::run(move || h.send(&to, &text, None))
         .await
         .unwrap()
 }
@@ -296,6 +296,7 @@ async fn two_modems_share_the_load_and_one_failing_does_not_stop_sending() {
                         id: 0,
                         to: "+41790000007".into(),
                         text: format!("{tag} {i}"),
+                        deadline: None,
                     })
                 })
                 .await

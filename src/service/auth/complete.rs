@@ -126,19 +126,30 @@ impl Services {
     }
 
     /// Refusals that do not depend on the secret: locked user, dead or
-    /// expired challenge. Persists an expiry it discovers.
+    /// expired challenge. A user who was disabled or deleted, lost the grant,
+    /// or whose system was deleted since the start cannot finish it: the
+    /// challenge expires. Persists an expiry it discovers.
     pub(super) fn refuse_if_closed(
         &self,
         db: &Db<'_>,
         c: &mut Challenge,
         now: DateTime<Utc>,
     ) -> Result<Option<Error>, Error> {
-        if let Some(uid) = c.user_id {
-            if db
-                .user_by_id(&c.account_id, uid)?
-                .is_some_and(|u| u.locked_at.is_some())
-            {
+        if c.decoy.is_none() && c.status == ChallengeStatus::Pending {
+            let user = match c.user_id {
+                Some(uid) => db.user_by_id(&c.account_id, uid)?,
+                None => None,
+            };
+            if user.as_ref().is_some_and(|u| u.locked_at.is_some()) {
                 return Ok(Some(Error::UserLocked));
+            }
+            let still_allowed = match (&user, c.system_id) {
+                (Some(u), Some(sid)) => u.enabled && db.has_grant(sid, u.id)?,
+                _ => false,
+            };
+            if !still_allowed {
+                expire(db, c, now)?;
+                return Ok(Some(Error::Expired));
             }
         }
         Ok(match c.status_at(now) {

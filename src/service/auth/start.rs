@@ -63,8 +63,12 @@ impl Services {
         if let Some(mut live) =
             db.latest_challenge(account_id, email.as_str(), system.name.as_str())?
         {
+            // A look-alike challenge is not resent for a user who has since
+            // become eligible (or the other way round): a fresh one is made.
+            let same_standing = live.decoy.is_some() == decoy.is_some()
+                && live.user_id == user.as_ref().map(|u| u.id);
             if live.status == ChallengeStatus::Pending {
-                if live.status_at(now) == ChallengeStatus::Pending {
+                if same_standing && live.status_at(now) == ChallengeStatus::Pending {
                     live.may_send_sms(now)
                         .map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
                     // A refused resend keeps the challenge as it is.

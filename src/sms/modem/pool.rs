@@ -58,7 +58,10 @@ impl Channel for ModemPool {
             outcome: SendOutcome::Retryable("no healthy modem".into()),
         };
         for m in self.candidates() {
-            let outcome = m.send(&sms.to, &sms.text);
+            if !sms.still_valid() {
+                break;
+            }
+            let outcome = m.send(&sms.to, &sms.text, sms.deadline);
             let retry_elsewhere = matches!(outcome, SendOutcome::Retryable(_));
             last = Attempt {
                 channel: format!("modem:{}", m.name()),

@@ -13,6 +13,7 @@ fn sms(text: &str) -> OutgoingSms {
         id: 42,
         to: "+41791234567".into(),
         text: text.into(),
+        deadline: None,
     }
 }
 

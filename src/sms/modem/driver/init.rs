@@ -134,7 +134,7 @@ impl Driver {
             match self.exec(q, t) {
                 Ok(r) => {
                     if let Some(stat) = r.lines.iter().find_map(|l| at::parse_creg_reply(l)) {
-                        if reg.is_none() || matches!(stat, 1 | 5) {
+                        if reg.is_none() || at::is_registered(stat) {
                             reg = Some(stat);
                         }
                     }

@@ -34,9 +34,10 @@ impl Driver {
     }
 
     pub(super) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // No flush: it is tcdrain, which has no timeout and can hang forever
+        // on a wedged USB device; write_all already hands the bytes over.
         let port = self.port.as_mut().ok_or_else(not_open)?;
-        port.write_all(bytes)?;
-        port.flush()
+        port.write_all(bytes)
     }
 
     /// The next item: from the backlog, or from one read of at most a tick.
@@ -70,13 +71,16 @@ impl Driver {
 
     /// Handles unsolicited lines for `d` (or, with zero, until a quiet tick).
     pub(super) fn drain(&mut self, d: Duration) -> Result<(), String> {
-        let until = Instant::now() + d;
+        // The deadline holds even if the modem never stops talking.
+        let until = Instant::now() + d.max(READ_TICK);
         loop {
             match self.next_item().map_err(|e| e.to_string())? {
                 Some(Item::Urc(u)) => self.on_urc(u),
                 Some(_) => {}
-                None if Instant::now() >= until => return Ok(()),
-                None => {}
+                None => return Ok(()),
+            }
+            if Instant::now() >= until {
+                return Ok(());
             }
         }
     }

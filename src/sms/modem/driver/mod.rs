@@ -122,7 +122,7 @@ impl ModemStatus {
 
     /// Ready and registered on a network.
     pub fn healthy(&self) -> bool {
-        self.state == ModemState::Ready && matches!(self.registration, Some(1) | Some(5))
+        self.state == ModemState::Ready && self.registration.is_some_and(at::is_registered)
     }
 }
 
@@ -130,6 +130,9 @@ enum Request {
     Send {
         to: String,
         text: String,
+        /// Not to be sent after this: the secret expires or the caller
+        /// stops waiting, whichever comes first.
+        deadline: Instant,
         reply: mpsc::Sender<SendOutcome>,
     },
     Stop,
@@ -170,12 +173,15 @@ impl ModemHandle {
     }
 
     /// Sends one SMS through this modem; blocks until the modem answers.
-    pub fn send(&self, to: &str, text: &str) -> SendOutcome {
+    /// A message still waiting for the modem at `deadline` is not sent.
+    pub fn send(&self, to: &str, text: &str, deadline: Option<Instant>) -> SendOutcome {
         crate::blocking::check("modem send");
         let (reply, rx) = mpsc::channel();
+        let give_up = Instant::now() + self.send_budget;
         let req = Request::Send {
             to: to.into(),
             text: text.into(),
+            deadline: deadline.map_or(give_up, |d| d.min(give_up)),
             reply,
         };
         if self.tx.send(req).is_err() {
@@ -364,7 +370,18 @@ impl Driver {
     /// Returns true when asked to stop.
     fn serve_once(&mut self, rx: &mpsc::Receiver<Request>) -> bool {
         match rx.try_recv() {
-            Ok(Request::Send { to, text, reply }) => {
+            Ok(Request::Send {
+                to,
+                text,
+                deadline,
+                reply,
+            }) => {
+                if Instant::now() >= deadline {
+                    let _ = reply.send(SendOutcome::Retryable(
+                        "expired while waiting for the modem".into(),
+                    ));
+                    return false;
+                }
                 let outcome = self.send_sms(&to, &text);
                 self.update(|st| match &outcome {
                     SendOutcome::Sent { .. } => st.sent += 1,
