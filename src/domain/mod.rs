@@ -6,6 +6,7 @@ mod email;
 mod names;
 mod phone;
 mod policy;
+mod rules;
 
 pub use challenge::{
     Challenge, ChallengeStatus, DecoyReason, RetryAfter, LOCKOUT_THRESHOLD, MAX_SMS_PER_CHALLENGE,
@@ -14,6 +15,10 @@ pub use email::Email;
 pub use names::{Name, NameKind};
 pub use phone::PhoneNumber;
 pub use policy::{Factor, PolicySpec, PolicySpecInput};
+pub use rules::{
+    ApprovedLogin, Decision, EvalInput, Matched, Outcome, OutcomeInput, RecentAuthInput,
+    RecentFailuresInput, RuleInput, Rules, RulesInput, Sensitivity, Steps, TimeInput, WhenInput,
+};
 
 /// A value that failed to parse: which field and why, for a 422 response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
