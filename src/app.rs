@@ -91,12 +91,16 @@ impl Application {
         let crate::sms::Channels {
             routes: channels,
             modems,
-        } = crate::sms::from_config(
-            &config.sms,
-            clock.clone(),
-            delivery_sink(&services, &clock),
-            &public_url,
-        )?;
+        } = {
+            // Reads CA files and starts modem threads: off the async workers.
+            let (sms, c, sink, url) = (
+                config.sms.clone(),
+                clock.clone(),
+                delivery_sink(&services, &clock),
+                public_url.clone(),
+            );
+            crate::blocking::run(move || crate::sms::from_config(&sms, c, sink, &url)).await??
+        };
         let router = Arc::new(Router::new(channels, BreakerConfig::default()));
         let state = actix_web::web::Data::new(AppState {
             services: services.clone(),
