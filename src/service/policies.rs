@@ -34,7 +34,7 @@ impl From<PolicyRow> for PolicyView {
     }
 }
 
-fn policy_not_found(name: &str) -> Error {
+pub(super) fn policy_not_found(name: &str) -> Error {
     Error::not_found("policy_not_found", format!("no policy named {name}"))
 }
 

@@ -1,3 +1,4 @@
+use super::policies::policy_not_found;
 use super::{unique_conflict, Error, Services};
 use crate::domain::{Invalid, Name, NameKind};
 use crate::store::{SystemFields, SystemRow};
@@ -76,10 +77,6 @@ fn check_link_url(u: &str) -> Result<(), Invalid> {
 
 fn system_not_found(name: &str) -> Error {
     Error::not_found("system_not_found", format!("no system named {name}"))
-}
-
-fn policy_not_found(name: &str) -> Error {
-    Error::not_found("policy_not_found", format!("no policy named {name}"))
 }
 
 impl Services {

@@ -1,6 +1,9 @@
 use super::{from_ms, to_ms, Db, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
+
+/// How long a report that overtook its send is kept.
+const UNMATCHED_KEPT: Duration = Duration::minutes(10);
 
 /// A message claimed for sending (its body still sealed).
 #[derive(Debug, Clone)]
@@ -120,10 +123,13 @@ impl Db<'_> {
             let early: Vec<bool> = self
                 .conn
                 .prepare_cached(
-                    "DELETE FROM sms_reports_unmatched WHERE channel = ?1 AND provider_id = ?2
+                    "DELETE FROM sms_reports_unmatched
+                     WHERE channel = ?1 AND provider_id = ?2 AND received_at >= ?3
                      RETURNING delivered",
                 )?
-                .query_map(params![channel, pid], |r| r.get(0))?
+                .query_map(params![channel, pid, to_ms(now - UNMATCHED_KEPT)], |r| {
+                    r.get(0)
+                })?
                 .collect::<Result<_, _>>()?;
             if let Some(delivered) = early.last() {
                 self.record_delivery(channel, pid, *delivered, now)?;
@@ -164,16 +170,28 @@ impl Db<'_> {
         if self.record_delivery(channel, provider_id, delivered, now)? {
             return Ok(true);
         }
+        self.keep_unmatched(channel, provider_id, delivered, now)?;
+        Ok(false)
+    }
+
+    /// Keeps a report whose send is not recorded yet; forgets old ones.
+    fn keep_unmatched(
+        &self,
+        channel: &str,
+        provider_id: &str,
+        delivered: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("DELETE FROM sms_reports_unmatched WHERE received_at < ?1")?
-            .execute([to_ms(now - Duration::minutes(10))])?;
+            .execute([to_ms(now - UNMATCHED_KEPT)])?;
         self.conn
             .prepare_cached(
                 "INSERT INTO sms_reports_unmatched (channel, provider_id, delivered, received_at)
                  VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![channel, provider_id, delivered, to_ms(now)])?;
-        Ok(false)
+        Ok(())
     }
 
     fn record_delivery(
@@ -472,11 +490,7 @@ impl Db<'_> {
             .conn
             .prepare_cached("SELECT status, channel FROM sms_outbox WHERE id = ?1")?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
+            .optional()?;
         match row {
             Some((status, Some(c)))
                 if c == channel && matches!(status.as_str(), "sent" | "unknown") =>
@@ -484,15 +498,7 @@ impl Db<'_> {
                 Ok(Some(true))
             }
             Some((status, _)) if matches!(status.as_str(), "sending" | "queued") => {
-                self.conn
-                    .prepare_cached("DELETE FROM sms_reports_unmatched WHERE received_at < ?1")?
-                    .execute([to_ms(now - Duration::minutes(10))])?;
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO sms_reports_unmatched (channel, provider_id, delivered, received_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![channel, id.to_string(), delivered, to_ms(now)])?;
+                self.keep_unmatched(channel, &id.to_string(), delivered, now)?;
                 Ok(Some(false))
             }
             _ => Ok(None),

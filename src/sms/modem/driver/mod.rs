@@ -277,6 +277,10 @@ struct Driver {
     pending_reports: Vec<(String, u32)>,
     /// Items read but not yet handled.
     backlog: std::collections::VecDeque<Item>,
+    /// Reference of the last long message's parts. Counted up, not drawn at
+    /// random, so two long messages in a row to one phone never share one
+    /// (the phone joins parts by sender and reference).
+    concat_ref: u8,
 }
 
 const READ_TICK: Duration = Duration::from_millis(20);
@@ -284,6 +288,11 @@ const CTRL_Z: u8 = 0x1A;
 const ESC: u8 = 0x1B;
 
 impl Driver {
+    fn next_concat_ref(&mut self) -> u8 {
+        self.concat_ref = self.concat_ref.wrapping_add(1);
+        self.concat_ref
+    }
+
     fn new(s: ModemSettings, status: Arc<Mutex<ModemStatus>>, reports: ReportSink) -> Self {
         Self {
             s,
@@ -296,6 +305,7 @@ impl Driver {
             next_health: Instant::now(),
             pending_reports: Vec::new(),
             backlog: std::collections::VecDeque::new(),
+            concat_ref: rand::random(),
         }
     }
 

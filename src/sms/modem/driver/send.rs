@@ -11,7 +11,7 @@ impl Driver {
             status_report: true,
             validity_minutes: None,
             smsc: self.s.smsc.clone(),
-            concat_ref: rand::random(),
+            concat_ref: self.next_concat_ref(),
         };
         let parts = match pdu::encode_submit(to, text, &opts) {
             Ok(p) => p,
@@ -123,15 +123,13 @@ enum PartOutcome {
 
 /// A final reply that refused the message, as an outcome.
 fn refused(f: &Final) -> SendOutcome {
-    match f {
-        Final::CmsError(code) => match at::classify_cms(*code) {
-            ErrorClass::Retryable => SendOutcome::Retryable(format!("+CMS ERROR: {code}")),
-            ErrorClass::Permanent => SendOutcome::Permanent(format!("+CMS ERROR: {code}")),
-        },
-        Final::CmeError(code) => match at::classify_cme(*code) {
-            ErrorClass::Retryable => SendOutcome::Retryable(format!("+CME ERROR: {code}")),
-            ErrorClass::Permanent => SendOutcome::Permanent(format!("+CME ERROR: {code}")),
-        },
-        other => SendOutcome::Retryable(format!("{other:?}")),
+    let why = match f {
+        Final::CmsError(code) => format!("+CMS ERROR: {code}"),
+        Final::CmeError(code) => format!("+CME ERROR: {code}"),
+        other => format!("{other:?}"),
+    };
+    match f.classify() {
+        Some(ErrorClass::Permanent) => SendOutcome::Permanent(why),
+        _ => SendOutcome::Retryable(why),
     }
 }
