@@ -7,6 +7,7 @@ use crate::crypto::ServerKey;
 use crate::http::{self, AppState};
 use crate::jobs::dispatcher::Dispatcher;
 use crate::service::Services;
+use crate::signing::Signer;
 use crate::sms::modem::driver::{DeliveryReport, ModemHandle, ReportSink};
 use crate::sms::router::{BreakerConfig, Router};
 use crate::store::Store;
@@ -22,6 +23,7 @@ pub struct Application {
     data_dir: PathBuf,
     server: actix_web::dev::Server,
     dispatcher: Dispatcher,
+    signer: Arc<Signer>,
     modems: Vec<ModemHandle>,
     shutdown: watch::Sender<bool>,
 }
@@ -65,8 +67,14 @@ impl Application {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
         let dir = data_dir.clone();
-        let (key, store) = crate::blocking::run(move || open_data_dir(&dir)).await??;
         let now = clock.now();
+        let (key, store, signer) = crate::blocking::run(move || {
+            let (key, store) = open_data_dir(&dir)?;
+            let signer = Signer::open(&dir, now).context("opening the signing keys")?;
+            anyhow::Ok((key, store, signer))
+        })
+        .await??;
+        let signer = Arc::new(signer);
         let requeued = store.write(move |db| db.requeue_interrupted(now)).await?;
         if requeued > 0 {
             tracing::warn!(
@@ -87,7 +95,8 @@ impl Application {
         let public_url = config.public_url(addr);
 
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
-            .with_limits(config.sms.limits.clone());
+            .with_limits(config.sms.limits.clone())
+            .with_signer(signer.clone());
         let crate::sms::Channels {
             routes: channels,
             modems,
@@ -127,6 +136,7 @@ impl Application {
             data_dir,
             server,
             dispatcher,
+            signer,
             modems,
             shutdown,
         })
@@ -149,6 +159,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let rx = self.shutdown.subscribe();
         let mut dispatcher = tokio::spawn(self.dispatcher.run(rx));
+        let keys = tokio::spawn(crate::jobs::keys::run(
+            self.signer,
+            self.shutdown.subscribe(),
+        ));
         let result = tokio::select! {
             r = self.server => r.context("HTTP server failed"),
             r = &mut dispatcher => {
@@ -161,6 +175,7 @@ impl Application {
             m.stop();
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispatcher).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), keys).await;
         result
     }
 }

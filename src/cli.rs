@@ -296,3 +296,48 @@ pub fn sms_queue(config: &Config, json: bool) -> anyhow::Result<()> {
         out
     })
 }
+
+/// `flexsecure keys rotate`: a new signing key for login assertions. Works
+/// beside a running server, which picks the key up on its own.
+pub fn keys_rotate(config: &Config, json: bool) -> anyhow::Result<()> {
+    let k = crate::signing::Signer::rotate(&config.data_dir(), Utc::now())?;
+    print(json, &k, |k| {
+        let window = crate::signing::ASSERTION_TTL_SECONDS + crate::signing::LEEWAY_SECONDS;
+        format!(
+            "new signing key: {}\nA running server picks it up within a few seconds (no restart needed).\nThe previous key stays published until {} (the {} s assertion lifetime plus {} s leeway), so assertions it signed can be verified until they expire.",
+            k.kid,
+            (k.created_at + chrono::Duration::seconds(window)).to_rfc3339(),
+            crate::signing::ASSERTION_TTL_SECONDS,
+            crate::signing::LEEWAY_SECONDS,
+        )
+    })
+}
+
+/// `flexsecure keys list`: the signing keys, newest (active) first.
+pub fn keys_list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let keys = crate::signing::Signer::list(&config.data_dir(), now)?;
+    print(json, &keys, |keys| {
+        if keys.is_empty() {
+            return "no signing keys yet (the server creates one on start)".into();
+        }
+        let mut out = format!("{:<20} {:<27} status", "kid", "created");
+        for k in keys {
+            let status = match k.published_until {
+                None => "active (signs new assertions)".to_string(),
+                Some(t) if t > now => format!("published until {}", t.to_rfc3339()),
+                Some(t) => format!(
+                    "unpublished since {} (deleted at the next rotation)",
+                    t.to_rfc3339()
+                ),
+            };
+            out.push_str(&format!(
+                "\n{:<20} {:<27} {}",
+                k.kid,
+                k.created_at.to_rfc3339(),
+                status
+            ));
+        }
+        out
+    })
+}

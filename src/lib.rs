@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod service;
+pub mod signing;
 pub mod sms;
 pub mod store;
 pub mod telemetry;

@@ -16,7 +16,7 @@ struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "FLEXSECURE_CONFIG")]
     config: Option<PathBuf>,
-    /// Data directory (database and server key); default ./flexsecure-data.
+    /// Data directory (database, server key, signing keys); default ./flexsecure-data.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     /// Print results as JSON.
@@ -56,6 +56,20 @@ enum Command {
         #[command(subcommand)]
         command: SmsCommand,
     },
+    /// Keys that sign login assertions (JWT).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new signing key. A running server picks it up within a few
+    /// seconds and keeps the old key published until its assertions expired.
+    Rotate,
+    /// List the signing keys (never the keys themselves).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -169,5 +183,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sms {
             command: SmsCommand::Queue,
         } => flexsecure::cli::sms_queue(&config, json),
+        Command::Keys { command } => match command {
+            KeysCommand::Rotate => flexsecure::cli::keys_rotate(&config, json),
+            KeysCommand::List => flexsecure::cli::keys_list(&config, json),
+        },
     }
 }

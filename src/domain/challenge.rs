@@ -1,6 +1,6 @@
 //! The challenge state machine: one authentication in progress.
 
-use super::{Factor, PolicySpec};
+use super::{Factor, MatchCode, PolicySpec};
 use chrono::{DateTime, Duration, Utc};
 
 pub const MAX_SMS_PER_CHALLENGE: u32 = 5;
@@ -90,6 +90,18 @@ pub struct Challenge {
     pub context: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Which part of the policy decided: a rule index or `default`.
+    pub matched_rule: Option<String>,
+    /// The `acr` the login reaches once its steps are done.
+    pub acr: Option<String>,
+    /// `context.device_id`, for `new_device`.
+    pub device_id: Option<String>,
+    /// The approved login this one steps up from (`context.session`).
+    pub session_id: Option<String>,
+    /// Number matching for the current link, when it opens the appliance's page.
+    pub match_code: Option<MatchCode>,
+    /// The link step was approved on the appliance's page.
+    pub page_approved: bool,
 }
 
 /// Why a resend is refused now, and when to try again.
@@ -206,6 +218,12 @@ mod tests {
             context: None,
             created_at: now,
             completed_at: None,
+            matched_rule: None,
+            acr: None,
+            device_id: None,
+            session_id: None,
+            match_code: None,
+            page_approved: false,
         }
     }
 

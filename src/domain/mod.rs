@@ -1,23 +1,28 @@
 //! Pure types and rules. No I/O, no framework types: everything here can be
 //! unit-tested with plain values.
 
+mod assurance;
 mod challenge;
 mod email;
+mod groups;
 mod names;
 mod phone;
 mod policy;
 mod rules;
 
+pub use assurance::{acr_for, rfc8176_amr, MatchCode};
 pub use challenge::{
     Challenge, ChallengeStatus, DecoyReason, RetryAfter, LOCKOUT_THRESHOLD, MAX_SMS_PER_CHALLENGE,
 };
 pub use email::Email;
+pub use groups::{Groups, MAX_GROUPS};
 pub use names::{Name, NameKind};
 pub use phone::PhoneNumber;
-pub use policy::{Factor, PolicySpec, PolicySpecInput};
+pub use policy::{Factor, PolicySpec, PolicySpecInput, DEFAULT_SESSION_MAX_AGE};
 pub use rules::{
     ApprovedLogin, Decision, EvalInput, Matched, Outcome, OutcomeInput, RecentAuthInput,
     RecentFailuresInput, RuleInput, Rules, RulesInput, Sensitivity, Steps, TimeInput, WhenInput,
+    MAX_FAILURE_COUNT,
 };
 
 /// A value that failed to parse: which field and why, for a 422 response.

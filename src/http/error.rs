@@ -1,6 +1,7 @@
 //! The one error type at the HTTP edge: every failure becomes
 //! `{"error": {"code": "...", "message": "...", ...}}` with a fitting status.
 
+pub use crate::service::matched_rule_json;
 use crate::service::Error as ServiceError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -51,6 +52,7 @@ impl ApiError {
                     crate::domain::Factor::Passwordless => "invalid_link",
                 },
                 S::Expired => "expired",
+                S::DeniedByPolicy { .. } => "denied_by_policy",
                 S::AttemptsExhausted => "too_many_attempts",
                 S::RateLimited { .. } => "rate_limited",
                 S::SmsLimit { .. } => "sms_limit",
@@ -85,6 +87,9 @@ impl ApiError {
             }
             ApiError::Service(ServiceError::Import(rows)) => {
                 m.insert("rows".into(), json!(rows));
+            }
+            ApiError::Service(ServiceError::DeniedByPolicy { matched_rule }) => {
+                m.insert("matched_rule".into(), matched_rule_json(matched_rule));
             }
             ApiError::Service(ServiceError::RateLimited { retry_after }) => {
                 m.insert("retry_after".into(), json!(retry_after));
@@ -125,7 +130,9 @@ impl ResponseError for ApiError {
                 S::AttemptsExhausted | S::RateLimited { .. } | S::SmsLimit { .. } => {
                     StatusCode::TOO_MANY_REQUESTS
                 }
-                S::UserLocked | S::Forbidden { .. } => StatusCode::FORBIDDEN,
+                S::UserLocked | S::Forbidden { .. } | S::DeniedByPolicy { .. } => {
+                    StatusCode::FORBIDDEN
+                }
                 S::Store(e) if e.is_busy() => StatusCode::SERVICE_UNAVAILABLE,
                 S::Store(_) | S::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -179,4 +186,7 @@ pub struct ErrorDetail {
     pub field: Option<String>,
     /// For `invalid_pin` / `invalid_link`.
     pub attempts_left: Option<u32>,
+    /// For `denied_by_policy`: the rule's index (a number) or `default`.
+    #[schema(value_type = Option<Object>)]
+    pub matched_rule: Option<serde_json::Value>,
 }

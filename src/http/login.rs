@@ -1,6 +1,6 @@
 //! The seed's two login calls and status polling (key scope `auth`).
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{matched_rule_json, ApiError, ErrorBody};
 use super::extract::{AuthKey, JsonBody};
 use super::AppState;
 use crate::domain::Factor;
@@ -24,11 +24,28 @@ pub struct StartBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StartResponse {
     pub request_id: String,
-    /// Always `pending`.
+    /// `pending` (202: an SMS is on its way), or `approved` (200: an `allow`
+    /// rule, or a step-up session that already satisfied every step).
     pub status: String,
+    pub authenticated: bool,
+    /// The steps this login still has to pass, in order (empty when approved).
     pub steps: Vec<Factor>,
     /// When the secret just sent stops working.
     pub expires_at: DateTime<Utc>,
+    /// Which rule of the policy decided: its index (a number) or `default`.
+    #[schema(value_type = Object)]
+    pub matched_rule: serde_json::Value,
+    /// Assurance once the steps are done: `0` none, `1` link or PIN, `2` both.
+    pub acr: String,
+    /// Factors already satisfied (a step-up session's, or all when approved).
+    pub amr: Vec<Factor>,
+    /// Two digits for the app to show beside its login form while the link
+    /// waits: the user picks this number on the confirmation page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_code: Option<String>,
+    /// Signed result (JWT, EdDSA), when approved; verify with `/v2/jwks.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +70,12 @@ pub struct CompleteResponse {
     /// Factors satisfied, in order (only when approved).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<Factor>>,
+    /// Assurance reached (only when approved): `1` link or PIN, `2` both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Signed result (JWT, EdDSA; only when approved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<String>,
     /// The step that remains (only when pending).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<Factor>,
@@ -72,16 +95,33 @@ pub struct StatusResponse {
     pub attempts_left: u32,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// Which rule of the policy decided: its index (a number) or `default`.
+    #[schema(value_type = Object)]
+    pub matched_rule: serde_json::Value,
+    pub acr: Option<String>,
+    /// While the link waits on the confirmation page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_code: Option<String>,
+    /// Signed result while approved and younger than 5 minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<String>,
 }
 
 impl From<CompleteOutcome> for CompleteResponse {
     fn from(o: CompleteOutcome) -> Self {
         match o {
-            CompleteOutcome::Approved { request_id, amr } => Self {
+            CompleteOutcome::Approved {
+                request_id,
+                amr,
+                acr,
+                assertion,
+            } => Self {
                 authenticated: true,
                 status: "approved".into(),
                 request_id,
                 amr: Some(amr),
+                acr: Some(acr),
+                assertion,
                 next_step: None,
                 expires_at: None,
             },
@@ -94,6 +134,8 @@ impl From<CompleteOutcome> for CompleteResponse {
                 status: "pending".into(),
                 request_id,
                 amr: None,
+                acr: None,
+                assertion: None,
                 next_step: Some(next_step),
                 expires_at: Some(expires_at),
             },
@@ -101,7 +143,9 @@ impl From<CompleteOutcome> for CompleteResponse {
     }
 }
 
-/// Start a login: texts the user a link or a PIN, per the system's policy.
+/// Start a login: the system's policy decides from `context` (`ip`,
+/// `sensitivity`, `device_id`, `session`) whether to text a link, a PIN or
+/// both, to approve at once, or to refuse.
 ///
 /// An unknown, disabled or locked user, or one without access to the system,
 /// gets exactly the same answer and no SMS.
@@ -109,7 +153,9 @@ impl From<CompleteOutcome> for CompleteResponse {
     tag = "login",
     request_body = StartBody,
     responses(
-        (status = 202, body = StartResponse),
+        (status = 202, description = "pending: an SMS is on its way", body = StartResponse),
+        (status = 200, description = "approved at once (allow rule or step-up session)", body = StartResponse),
+        (status = 403, description = "`denied_by_policy`, with `matched_rule`", body = ErrorBody),
         (status = 404, description = "unknown system", body = ErrorBody),
         (status = 422, body = ErrorBody),
         (status = 429, description = "too many SMS for this authentication; see Retry-After", body = ErrorBody),
@@ -136,11 +182,22 @@ pub async fn start(
             now,
         )
         .await?;
-    Ok(HttpResponse::Accepted().json(StartResponse {
+    let mut resp = if o.approved {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Accepted()
+    };
+    Ok(resp.json(StartResponse {
         request_id: o.request_id,
-        status: "pending".into(),
+        status: if o.approved { "approved" } else { "pending" }.into(),
+        authenticated: o.approved,
         steps: o.steps,
         expires_at: o.expires_at,
+        matched_rule: matched_rule_json(&o.matched_rule),
+        acr: o.acr,
+        amr: o.amr,
+        match_code: o.match_code.map(|c| c.to_string()),
+        assertion: o.assertion,
     }))
 }
 
@@ -207,5 +264,9 @@ pub async fn status(
         attempts_left: v.attempts_left,
         expires_at: v.expires_at,
         created_at: v.created_at,
+        matched_rule: matched_rule_json(v.matched_rule.as_deref().unwrap_or("default")),
+        acr: v.acr,
+        match_code: v.match_code.map(|c| c.to_string()),
+        assertion: v.assertion,
     }))
 }

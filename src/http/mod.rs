@@ -4,6 +4,7 @@
 pub mod dlr;
 pub mod error;
 pub mod extract;
+mod jwks;
 mod link_page;
 mod login;
 mod policies;
@@ -78,6 +79,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(policies::get)
         .service(policies::replace)
         .service(policies::remove)
+        .service(policies::evaluate)
+        .service(jwks::jwks)
         .service(systems::list)
         .service(systems::create)
         .service(systems::get)

@@ -3,9 +3,11 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, ManageKey};
 use super::AppState;
-use crate::service::{SystemInput, SystemPatch, SystemView, UserView};
+use crate::domain::Invalid;
+use crate::service::{Error as ServiceError, SystemInput, SystemPatch, SystemView, UserView};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -19,6 +21,11 @@ pub struct SystemBody {
     /// `https://app.example/login?token={token}`. Without it the link is the
     /// appliance's own page `{public_url}/l/{token}`.
     pub link_url: Option<String>,
+    /// 0 (routine, the default) to 3 (most sensitive); policy rules with
+    /// `sensitivity_at_least` read it when a login sends no
+    /// `context.sensitivity`.
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 3)]
+    pub sensitivity: Option<Value>,
 }
 
 /// Present-and-null and absent differ: null clears, absent keeps.
@@ -36,6 +43,23 @@ pub struct SystemPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub link_url: Option<Option<String>>,
+    /// 0 to 3.
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 3)]
+    pub sensitivity: Option<Value>,
+}
+
+/// `sensitivity` as sent: anything but an integer 0 to 3 is a 422 naming
+/// the field (taken as a JSON value so that a wrong type names it too; the
+/// range itself is checked by the service).
+fn sensitivity_of(v: Option<Value>) -> Result<Option<u8>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    match v.as_u64() {
+        Some(n) => Ok(Some(u8::try_from(n).unwrap_or(u8::MAX))),
+        None => Err(ApiError::from(ServiceError::from(Invalid::new(
+            "sensitivity",
+            "must be between 0 and 3",
+        )))),
+    }
 }
 
 #[utoipa::path(tag = "systems", responses((status = 200, body = Vec<SystemView>)), security(("apikey" = [])))]
@@ -60,6 +84,7 @@ pub async fn create(
         description: b.description,
         policy: b.policy,
         link_url: b.link_url,
+        sensitivity: sensitivity_of(b.sensitivity)?,
     };
     let v = state
         .services
@@ -95,6 +120,7 @@ pub async fn update(
         description: b.description,
         policy: b.policy,
         link_url: b.link_url,
+        sensitivity: sensitivity_of(b.sensitivity)?,
     };
     Ok(HttpResponse::Ok().json(
         state

@@ -3,10 +3,14 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, ManageKey};
 use super::AppState;
-use crate::service::{ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView};
+use crate::domain::Invalid;
+use crate::service::{
+    Error as ServiceError, ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView,
+};
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -20,6 +24,12 @@ pub struct UserBody {
     pub name: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// Group names for `user_in_group` policy rules; default none. Each
+    /// 1 to 100 characters without control characters, `,` or `;`,
+    /// surrounding spaces trimmed; duplicates (ASCII case-insensitive)
+    /// merged keeping the first spelling; at most 64.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub groups: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -28,6 +38,22 @@ pub struct UserPatchBody {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// Replaces the user's whole list of groups (`[]` removes them all);
+    /// the same rules as when creating.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub groups: Option<Value>,
+}
+
+/// `groups` as sent: anything but a list of strings is a 422 naming the
+/// field (taken as a JSON value so that a wrong type names it too).
+fn groups_of(v: Option<Value>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    serde_json::from_value(v).map(Some).map_err(|_| {
+        ApiError::from(ServiceError::from(Invalid::new(
+            "groups",
+            "must be a list of strings",
+        )))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -80,6 +106,7 @@ pub async fn create(
         phone: b.phone,
         name: b.name,
         enabled: b.enabled,
+        groups: groups_of(b.groups)?,
     };
     Ok(HttpResponse::Created().json(
         state
@@ -115,6 +142,7 @@ pub async fn update(
         phone: b.phone,
         name: b.name,
         enabled: b.enabled,
+        groups: groups_of(b.groups)?,
     };
     Ok(HttpResponse::Ok().json(
         state
@@ -153,8 +181,11 @@ pub async fn unlock(
     ))
 }
 
-/// Creates or updates users from CSV `email,phone,name` (header optional):
-/// all rows or none; a refusal lists every bad row.
+/// Creates or updates users from CSV `email,phone,name,groups` (header
+/// optional; a header `email,phone` followed by `name` and/or `groups`
+/// names the columns; groups in one cell are separated by `;`): all rows or
+/// none; a refusal lists every bad row. A column a file lacks keeps that
+/// value of existing users.
 #[utoipa::path(tag = "users", request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportSummary), (status = 413, body = ErrorBody),
               (status = 422, description = "`invalid_csv` with `rows`: [{row, field, message}]", body = ErrorBody)),

@@ -2,6 +2,7 @@
 //! `shutdown` turns true.
 
 pub mod dispatcher;
+pub mod keys;
 
 /// Shutdown signal shared by the background loops.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;

@@ -13,9 +13,12 @@ pub use accounts::{
     create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity,
     NewAccount, NewApiKey,
 };
-pub use auth::{CompleteInput, CompleteOutcome, LinkView, StartInput, StartOutcome, StatusView};
+pub use auth::{
+    matched_rule_json, CompleteInput, CompleteOutcome, LinkView, LoginContext, StartInput,
+    StartOutcome, StatusView,
+};
 pub use limits::{SmsCountriesView, SmsLimitKind, SmsRefusalView, COUNTRY_DENIED};
-pub use policies::PolicyView;
+pub use policies::{EvaluationView, PolicyView};
 pub use systems::{SystemInput, SystemPatch, SystemView};
 pub use users::{
     ImportRowError, ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView,
@@ -51,6 +54,9 @@ pub enum Error {
         limit: &'static str,
         retry_after: u64,
     },
+    /// The system's policy refuses this login (403 `denied_by_policy`).
+    #[error("the policy refuses this login (rule {matched_rule})")]
+    DeniedByPolicy { matched_rule: String },
     /// Refused by a rule of the account (403 with the code).
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -97,6 +103,9 @@ pub struct Services {
     outbox_ready: Arc<Notify>,
     /// Anti-pumping limits; the defaults until `with_limits`.
     limits: Arc<crate::config::SmsLimitsConfig>,
+    /// Signs the assertions of approved logins; none until `with_signer`
+    /// (the CLI needs none).
+    signer: Option<Arc<crate::signing::Signer>>,
 }
 
 impl Services {
@@ -107,7 +116,14 @@ impl Services {
             public_url: public_url.trim_end_matches('/').into(),
             outbox_ready,
             limits: Default::default(),
+            signer: None,
         }
+    }
+
+    /// Approved logins carry an `assertion` signed by this signer.
+    pub fn with_signer(mut self, signer: Arc<crate::signing::Signer>) -> Self {
+        self.signer = Some(signer);
+        self
     }
 
     /// The anti-pumping limits of `[sms.limits]`.
@@ -126,6 +142,14 @@ impl Services {
 
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The public keys that verify assertions (`/v2/jwks.json`). No I/O.
+    pub fn jwks(&self, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+        match &self.signer {
+            Some(s) => s.jwks(now),
+            None => serde_json::json!({ "keys": [] }),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 use super::{unique_conflict, Error, Services};
-use crate::domain::{Factor, Name, NameKind, PolicySpec, PolicySpecInput};
+use crate::domain::{Factor, Name, NameKind, OutcomeInput, PolicySpec, PolicySpecInput, RuleInput};
 use crate::store::PolicyRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,6 +12,11 @@ pub struct PolicyView {
     pub pin_ttl_seconds: u32,
     pub link_ttl_seconds: u32,
     pub max_attempts: u32,
+    pub session_max_age_seconds: u32,
+    /// Context rules in order (empty: `default` always decides).
+    pub rules: Vec<RuleInput>,
+    pub default: OutcomeInput,
+    pub timezone: Option<String>,
     /// Built-in policies (`passwordless`, `pin`) cannot be changed or deleted.
     pub builtin: bool,
     pub created_at: DateTime<Utc>,
@@ -20,8 +25,13 @@ pub struct PolicyView {
 
 impl From<PolicyRow> for PolicyView {
     fn from(r: PolicyRow) -> Self {
+        let rules = r.spec.effective_rules().to_input();
         Self {
             name: r.name,
+            rules: rules.rules,
+            default: rules.default.unwrap_or_default(),
+            timezone: rules.timezone,
+            session_max_age_seconds: r.spec.session_max_age_seconds,
             steps: r.spec.steps,
             pin_length: r.spec.pin_length,
             pin_ttl_seconds: r.spec.pin_ttl_seconds,
@@ -127,6 +137,79 @@ impl Services {
                 }
                 db.delete_policy(&a, &n)?;
                 Ok(())
+            })
+            .await
+    }
+}
+
+/// What `POST /v2/policies/{name}/evaluate` answers: what a start would
+/// decide under this policy, without creating or sending anything.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EvaluationView {
+    /// `require`, `allow` or `deny`.
+    pub decision: String,
+    /// The steps a start would ask for (after a step-up session, if any).
+    pub steps: Vec<Factor>,
+    /// The deciding rule's index (a number) or `default`.
+    #[schema(value_type = Object)]
+    pub matched_rule: serde_json::Value,
+    pub acr: String,
+    /// Whether `context.session` applied (an approved, fresh login of this user).
+    pub session_applied: bool,
+    /// False when the user is unknown, disabled, locked or has no grant to
+    /// the system: a real start then sends nothing (`reason` says why).
+    pub eligible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl Services {
+    /// Evaluates policy `name` for a login of `email` to `system` (the
+    /// system's own policy is not used: this tries a policy before
+    /// assigning it). Reads only.
+    pub async fn evaluate_policy(
+        &self,
+        account_id: &str,
+        name: &str,
+        input: crate::service::StartInput,
+        now: DateTime<Utc>,
+    ) -> Result<EvaluationView, Error> {
+        use crate::domain::{DecoyReason, Email, Outcome};
+        let email = Email::parse(&input.email)?;
+        let system_name = Name::parse(NameKind::System, &input.system)?;
+        let ctx = crate::service::LoginContext::parse(input.context)?;
+        let (a, n) = (account_id.to_string(), name.to_string());
+        let svc = self.clone();
+        self.store
+            .read(move |db| {
+                let policy = db.policy(&a, &n)?.ok_or_else(|| policy_not_found(&n))?;
+                let system = db.system(&a, system_name.as_str())?.ok_or_else(|| {
+                    Error::not_found("system_not_found", format!("no system named {system_name}"))
+                })?;
+                let user = db.user(&a, email.as_str())?;
+                let reason = match &user {
+                    None => Some(DecoyReason::UnknownUser),
+                    Some(u) if !u.enabled => Some(DecoyReason::UserDisabled),
+                    Some(u) if u.locked_at.is_some() => Some(DecoyReason::UserLocked),
+                    Some(u) if !db.has_grant(system.id, u.id)? => Some(DecoyReason::NoGrant),
+                    Some(_) => None,
+                };
+                let user = user.filter(|_| reason.is_none());
+                let d = svc.decide(db, &a, &policy.spec, &system, user.as_ref(), &ctx, now)?;
+                Ok(EvaluationView {
+                    decision: match d.decision.outcome {
+                        Outcome::Require(_) => "require",
+                        Outcome::Allow => "allow",
+                        Outcome::Deny => "deny",
+                    }
+                    .into(),
+                    steps: d.steps.clone(),
+                    matched_rule: crate::service::matched_rule_json(&d.matched_rule()),
+                    acr: d.acr().into(),
+                    session_applied: d.session.is_some(),
+                    eligible: reason.is_none(),
+                    reason: reason.map(DecoyReason::as_str),
+                })
             })
             .await
     }

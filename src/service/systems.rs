@@ -1,6 +1,6 @@
 use super::policies::policy_not_found;
 use super::{unique_conflict, Error, Services};
-use crate::domain::{Invalid, Name, NameKind};
+use crate::domain::{Invalid, Name, NameKind, Sensitivity};
 use crate::store::{SystemFields, SystemRow};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,6 +15,10 @@ pub struct SystemView {
     pub description: String,
     pub policy: String,
     pub link_url: Option<String>,
+    /// 0 (routine) to 3 (most sensitive); policy rules with
+    /// `sensitivity_at_least` read it when the login sends no
+    /// `context.sensitivity`.
+    pub sensitivity: u8,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -26,6 +30,7 @@ impl From<SystemRow> for SystemView {
             description: r.description,
             policy: r.policy_name,
             link_url: r.link_url,
+            sensitivity: r.sensitivity,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -38,6 +43,8 @@ pub struct SystemInput {
     pub description: Option<String>,
     pub policy: Option<String>,
     pub link_url: Option<String>,
+    /// 0 to 3; default 0.
+    pub sensitivity: Option<u8>,
 }
 
 /// `link_url: Some(None)` clears the template.
@@ -47,6 +54,7 @@ pub struct SystemPatch {
     pub description: Option<String>,
     pub policy: Option<String>,
     pub link_url: Option<Option<String>>,
+    pub sensitivity: Option<u8>,
 }
 
 fn check_description(d: &str) -> Result<(), Invalid> {
@@ -110,6 +118,7 @@ impl Services {
         if let Some(u) = &input.link_url {
             check_link_url(u)?;
         }
+        let sensitivity = Sensitivity::parse(input.sensitivity.unwrap_or(0), "sensitivity")?;
         let policy = input.policy.unwrap_or_else(|| DEFAULT_POLICY.to_string());
         let a = account_id.to_string();
         self.store
@@ -122,6 +131,7 @@ impl Services {
                     description: &description,
                     policy_id: p.id,
                     link_url: input.link_url.as_deref(),
+                    sensitivity: sensitivity.get(),
                 };
                 db.insert_system(&a, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))
@@ -151,6 +161,10 @@ impl Services {
         if let Some(Some(u)) = &patch.link_url {
             check_link_url(u)?;
         }
+        let sensitivity = patch
+            .sensitivity
+            .map(|v| Sensitivity::parse(v, "sensitivity"))
+            .transpose()?;
         let (a, n) = (account_id.to_string(), name.to_string());
         self.store
             .write(move |db| {
@@ -167,6 +181,7 @@ impl Services {
                     description: &description,
                     policy_id: policy.id,
                     link_url: link_url.as_deref(),
+                    sensitivity: sensitivity.map_or(cur.sensitivity, Sensitivity::get),
                 };
                 db.update_system(&a, cur.id, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))

@@ -1,5 +1,5 @@
 use super::{month_of, unique_conflict, Error, Services};
-use crate::domain::{Email, Invalid, PhoneNumber};
+use crate::domain::{Email, Groups, Invalid, PhoneNumber};
 use crate::store::{UserRow, UserUpdate};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,6 +22,8 @@ pub struct UserView {
     /// Locked after too many consecutive failures; unlock through the API.
     pub locked: bool,
     pub failed_logins: u32,
+    /// For `user_in_group` policy rules, in the order given.
+    pub groups: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -35,6 +37,7 @@ impl From<UserRow> for UserView {
             enabled: r.enabled,
             locked: r.locked_at.is_some(),
             failed_logins: r.failed_count,
+            groups: r.groups,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -54,6 +57,8 @@ pub struct UserInput {
     pub phone: String,
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// Default none.
+    pub groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +66,8 @@ pub struct UserPatch {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// Replaces the whole list.
+    pub groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -121,6 +128,54 @@ struct ImportRow {
     phone: PhoneNumber,
     /// None when the file has no name column: an existing name is kept.
     name: Option<String>,
+    /// None when the file has no groups column: existing groups are kept.
+    groups: Option<Groups>,
+}
+
+/// The optional columns after `email,phone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Name,
+    Groups,
+}
+
+impl Column {
+    fn as_str(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Groups => "groups",
+        }
+    }
+}
+
+/// Without a header line: `email,phone,name,groups`.
+const DEFAULT_COLUMNS: [Column; 2] = [Column::Name, Column::Groups];
+
+/// A header line names the columns: `email,phone`, then `name` and `groups`
+/// in either order, each optional.
+fn header_columns(cells: &[&str]) -> Result<Vec<Column>, String> {
+    let expected = "the header must be email,phone followed by name and/or groups";
+    if cells.len() < 2 || !cells[1].eq_ignore_ascii_case("phone") {
+        return Err(expected.to_string());
+    }
+    let mut cols = Vec::new();
+    for c in &cells[2..] {
+        let col = if c.eq_ignore_ascii_case("name") {
+            Column::Name
+        } else if c.eq_ignore_ascii_case("groups") {
+            Column::Groups
+        } else {
+            return Err(format!(
+                "{expected}; unknown column {:?}",
+                c.chars().take(40).collect::<String>()
+            ));
+        };
+        if cols.contains(&col) {
+            return Err(format!("{expected}; {} appears twice", col.as_str()));
+        }
+        cols.push(col);
+    }
+    Ok(cols)
 }
 
 /// Bad rows listed in one refusal; the rest are only counted.
@@ -147,6 +202,7 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
+    let mut columns = DEFAULT_COLUMNS.to_vec();
     for (i, rec) in rdr.records().enumerate() {
         // Every record counts (bad ones too), so the error list stays bounded.
         if i > MAX_IMPORT_ROWS {
@@ -178,28 +234,58 @@ fn parse_csv(body: &[u8]) -> Result<Vec<ImportRow>, Error> {
                 .first()
                 .is_some_and(|c| c.eq_ignore_ascii_case("email"))
         {
+            // A wrong header would make every row's report misleading.
+            columns = header_columns(&cells).map_err(|m| Error::Import(vec![bad("row", m)]))?;
             continue;
         }
         if cells.iter().all(|c| c.is_empty()) {
             continue;
         }
-        if cells.len() < 2 || cells.len() > 3 {
-            errors.push(bad("row", "expected the columns email,phone,name".into()));
+        if cells.len() < 2 || cells.len() > 2 + columns.len() {
+            let names: Vec<&str> = ["email", "phone"]
+                .into_iter()
+                .chain(columns.iter().map(|c| c.as_str()))
+                .collect();
+            errors.push(bad(
+                "row",
+                format!("expected the columns {}", names.join(",")),
+            ));
             continue;
         }
-        let email = Email::parse(cells[0]);
-        let phone = PhoneNumber::parse(cells[1]);
-        let name = cells.get(2).map(|n| check_name(n)).transpose();
-        match (email, phone, name) {
-            (Ok(email), Ok(phone), Ok(name)) => {
+        let mut invalid = Vec::new();
+        let email = Email::parse(cells[0]).map_err(|e| invalid.push(e)).ok();
+        let phone = PhoneNumber::parse(cells[1])
+            .map_err(|e| invalid.push(e))
+            .ok();
+        let (mut name, mut groups) = (None, None);
+        // A column the row stops short of is absent: its value is kept.
+        for (col, cell) in columns.iter().zip(&cells[2..]) {
+            match col {
+                Column::Name => match check_name(cell) {
+                    Ok(n) => name = Some(n),
+                    Err(e) => invalid.push(e),
+                },
+                Column::Groups => match Groups::parse_csv_cell(cell, "groups") {
+                    Ok(g) => groups = Some(g),
+                    Err(e) => invalid.push(e),
+                },
+            }
+        }
+        match (email, phone) {
+            (Some(email), Some(phone)) if invalid.is_empty() => {
                 if !seen.insert(email.clone()) {
                     errors.push(bad("email", format!("{email} appears more than once")));
                 } else {
-                    rows.push(ImportRow { email, phone, name });
+                    rows.push(ImportRow {
+                        email,
+                        phone,
+                        name,
+                        groups,
+                    });
                 }
             }
-            (e, p, n) => {
-                for inv in [e.err(), p.err(), n.err()].into_iter().flatten() {
+            _ => {
+                for inv in invalid {
                     errors.push(bad(inv.field, inv.message));
                 }
             }
@@ -273,13 +359,21 @@ impl Services {
         let phone = PhoneNumber::parse(&input.phone)?;
         let name = check_name(input.name.as_deref().unwrap_or(""))?;
         let enabled = input.enabled.unwrap_or(true);
+        let groups = Groups::parse(input.groups.unwrap_or_default(), "groups")?;
         let a = account_id.to_string();
         self.store
             .write(move |db| {
-                db.insert_user(&a, email.as_str(), phone.as_str(), &name, enabled, now)
-                    .map_err(|e| {
-                        unique_conflict(e, "user_exists", format!("user {email} exists"))
-                    })?;
+                let groups = groups.as_slice();
+                db.insert_user(
+                    &a,
+                    email.as_str(),
+                    phone.as_str(),
+                    &name,
+                    enabled,
+                    groups,
+                    now,
+                )
+                .map_err(|e| unique_conflict(e, "user_exists", format!("user {email} exists")))?;
                 db.user(&a, email.as_str())?
                     .map(UserView::from)
                     .ok_or_else(|| user_not_found(email.as_str()))
@@ -304,6 +398,11 @@ impl Services {
                 .map(|p| p.as_str().to_string()),
             name: patch.name.as_deref().map(check_name).transpose()?,
             enabled: patch.enabled,
+            groups: patch
+                .groups
+                .map(|g| Groups::parse(g, "groups"))
+                .transpose()?
+                .map(Groups::into_vec),
         };
         let a = account_id.to_string();
         self.store
@@ -374,12 +473,22 @@ impl Services {
                         phone: Some(r.phone.as_str().into()),
                         name: r.name.clone(),
                         enabled: None,
+                        groups: r.groups.clone().map(Groups::into_vec),
                     };
                     if db.update_user(&a, r.email.as_str(), &upd, now)? {
                         s.updated += 1;
                     } else {
                         let name = r.name.as_deref().unwrap_or("");
-                        db.insert_user(&a, r.email.as_str(), r.phone.as_str(), name, true, now)?;
+                        let groups = r.groups.as_ref().map_or(&[][..], Groups::as_slice);
+                        db.insert_user(
+                            &a,
+                            r.email.as_str(),
+                            r.phone.as_str(),
+                            name,
+                            true,
+                            groups,
+                            now,
+                        )?;
                         s.created += 1;
                     }
                 }
@@ -441,6 +550,53 @@ mod tests {
             rows[0].name, None,
             "no name column: an existing name is kept"
         );
+    }
+
+    #[test]
+    fn csv_groups_column() {
+        let groups = |r: &ImportRow| r.groups.clone().map(Groups::into_vec);
+        // Without a header: email,phone,name,groups.
+        let rows = parse_csv(b"a@x.ch,+41790000001,Ann,staff; ops\nb@x.ch,+41790000002,Bob,\nc@x.ch,+41790000003,Cy\n").unwrap();
+        assert_eq!(groups(&rows[0]), Some(vec!["staff".into(), "ops".into()]));
+        assert_eq!(groups(&rows[1]), Some(vec![]), "an empty cell clears");
+        assert_eq!(groups(&rows[2]), None, "no cell keeps");
+        // A header names the columns: groups without name keeps names.
+        let rows = parse_csv(b"Email,Phone,Groups\na@x.ch,+41790000001,staff\n").unwrap();
+        assert_eq!(rows[0].name, None);
+        assert_eq!(groups(&rows[0]), Some(vec!["staff".into()]));
+        let rows = parse_csv(b"email,phone,groups,name\na@x.ch,+41790000001,staff,Ann\n").unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("Ann"));
+        assert_eq!(groups(&rows[0]), Some(vec!["staff".into()]));
+        let rows = parse_csv(b"email,phone,name\na@x.ch,+41790000001,Ann\n").unwrap();
+        assert_eq!(groups(&rows[0]), None, "no groups column keeps groups");
+        // Errors: a bad cell is that row's, a bad header is line 1's.
+        for (csv, row, field) in [
+            (
+                &b"email,phone,groups\na@x.ch,+41790000001,ok\nb@x.ch,+41790000002,a;;b\n"[..],
+                3,
+                "groups",
+            ),
+            (
+                b"email,phone,name\na@x.ch,+41790000001,Ann,staff\n",
+                2,
+                "row",
+            ),
+            (b"email,phone,group\na@x.ch,+41790000001,staff\n", 1, "row"),
+            (b"email,phone,name,name\n", 1, "row"),
+            (b"email,mobile\n", 1, "row"),
+        ] {
+            match parse_csv(csv) {
+                Err(Error::Import(errs)) => {
+                    assert_eq!(errs.len(), 1, "{errs:?}");
+                    assert_eq!(
+                        (errs[0].row, errs[0].field.as_str()),
+                        (row, field),
+                        "{errs:?}"
+                    );
+                }
+                other => panic!("{:?}", other.map(|r| r.len())),
+            }
+        }
     }
 
     #[test]

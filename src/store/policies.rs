@@ -2,6 +2,8 @@ use super::{from_ms, to_ms, Db, StoreError};
 use crate::domain::PolicySpec;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Debug, Clone)]
 pub struct PolicyRow {
@@ -28,6 +30,33 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyRow> {
         created_at: from_ms(r.get(4)?),
         updated_at: from_ms(r.get(5)?),
     })
+}
+
+/// Parsed policies by their stored JSON. Parsing a policy with rules (CIDR
+/// networks, time zones) takes tens of microseconds and every start reads
+/// its system's policy; the JSON text is the key, so a changed policy is
+/// simply another entry and nothing needs invalidating.
+fn spec_cache() -> &'static Mutex<HashMap<String, Arc<PolicySpec>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<PolicySpec>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Entries kept before the cache starts over (policies are few and small).
+const SPEC_CACHE_MAX: usize = 1024;
+
+/// The policy stored as `json`, parsed once per distinct text.
+pub(super) fn cached_spec(json: &str) -> Result<Arc<PolicySpec>, serde_json::Error> {
+    let lock = || spec_cache().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = lock().get(json) {
+        return Ok(hit.clone());
+    }
+    let spec: Arc<PolicySpec> = Arc::new(serde_json::from_str(json)?);
+    let mut cache = lock();
+    if cache.len() >= SPEC_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(json.to_string(), spec.clone());
+    Ok(spec)
 }
 
 pub(super) fn spec_json(spec: &PolicySpec) -> String {

@@ -9,8 +9,11 @@ pub struct SystemRow {
     pub name: String,
     pub description: String,
     pub policy_name: String,
-    pub policy: PolicySpec,
+    /// Shared: parsed once per distinct stored text.
+    pub policy: std::sync::Arc<PolicySpec>,
     pub link_url: Option<String>,
+    /// 0 (routine) to 3 (most sensitive), checked by `domain::Sensitivity`.
+    pub sensitivity: u8,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -22,15 +25,18 @@ pub struct SystemFields<'a> {
     pub description: &'a str,
     pub policy_id: i64,
     pub link_url: Option<&'a str>,
+    /// 0 to 3 (the column's CHECK refuses anything else).
+    pub sensitivity: u8,
 }
 
 const SELECT: &str =
-    "SELECT s.id, s.name, s.description, p.name, p.spec, s.link_url, s.created_at, s.updated_at
+    "SELECT s.id, s.name, s.description, p.name, p.spec, s.link_url, s.created_at, s.updated_at,
+            s.sensitivity
      FROM systems s JOIN policies p ON p.id = s.policy_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SystemRow> {
     let spec: String = r.get(4)?;
-    let policy = serde_json::from_str(&spec).map_err(|e| {
+    let policy = super::policies::cached_spec(&spec).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
     })?;
     Ok(SystemRow {
@@ -42,6 +48,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SystemRow> {
         link_url: r.get(5)?,
         created_at: from_ms(r.get(6)?),
         updated_at: from_ms(r.get(7)?),
+        sensitivity: r.get(8)?,
     })
 }
 
@@ -54,10 +61,19 @@ impl Db<'_> {
     ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO systems (account_id, name, description, policy_id, link_url, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO systems (account_id, name, description, policy_id, link_url, created_at, updated_at,
+                                      sensitivity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
             )?
-            .execute(params![account_id, s.name, s.description, s.policy_id, s.link_url, to_ms(now)])?;
+            .execute(params![
+                account_id,
+                s.name,
+                s.description,
+                s.policy_id,
+                s.link_url,
+                to_ms(now),
+                s.sensitivity
+            ])?;
         Ok(())
     }
 
@@ -87,10 +103,20 @@ impl Db<'_> {
     ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "UPDATE systems SET name = ?3, description = ?4, policy_id = ?5, link_url = ?6, updated_at = ?7
+                "UPDATE systems SET name = ?3, description = ?4, policy_id = ?5, link_url = ?6, updated_at = ?7,
+                        sensitivity = ?8
                  WHERE account_id = ?1 AND id = ?2",
             )?
-            .execute(params![account_id, id, s.name, s.description, s.policy_id, s.link_url, to_ms(now)])?;
+            .execute(params![
+                account_id,
+                id,
+                s.name,
+                s.description,
+                s.policy_id,
+                s.link_url,
+                to_ms(now),
+                s.sensitivity
+            ])?;
         Ok(())
     }
 

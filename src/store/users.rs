@@ -14,6 +14,8 @@ pub struct UserRow {
     pub locked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Group names, already checked (`domain::Groups`), in the order given.
+    pub groups: Vec<String>,
 }
 
 /// The fields a client may change; `None` leaves a field as it is.
@@ -22,6 +24,8 @@ pub struct UserUpdate {
     pub phone: Option<String>,
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// Replaces the whole list.
+    pub groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,12 +36,16 @@ pub struct UserPage {
 }
 
 const COLS: &str =
-    "id, email, phone, name, enabled, failed_count, locked_at, created_at, updated_at";
+    "id, email, phone, name, enabled, failed_count, locked_at, created_at, updated_at, groups";
 /// The same columns through the alias `u`, for joins.
 pub(super) const U_COLS: &str =
-    "u.id, u.email, u.phone, u.name, u.enabled, u.failed_count, u.locked_at, u.created_at, u.updated_at";
+    "u.id, u.email, u.phone, u.name, u.enabled, u.failed_count, u.locked_at, u.created_at, u.updated_at, u.groups";
 
 pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    let groups: String = r.get(9)?;
+    let groups = serde_json::from_str::<Vec<String>>(&groups).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(UserRow {
         id: r.get(0)?,
         email: r.get(1)?,
@@ -48,7 +56,13 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         locked_at: r.get::<_, Option<i64>>(6)?.map(from_ms),
         created_at: from_ms(r.get(7)?),
         updated_at: from_ms(r.get(8)?),
+        groups,
     })
+}
+
+/// The stored form of a group list: a JSON array of names.
+fn groups_json(groups: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(groups).map_err(|e| StoreError::Task(format!("groups: {e}")))
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
@@ -66,6 +80,7 @@ fn like_pattern(q: &str) -> String {
 }
 
 impl Db<'_> {
+    #[allow(clippy::too_many_arguments)]
     pub fn insert_user(
         &self,
         account_id: &str,
@@ -73,14 +88,23 @@ impl Db<'_> {
         phone: &str,
         name: &str,
         enabled: bool,
+        groups: &[String],
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO users (account_id, email, phone, name, enabled, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO users (account_id, email, phone, name, enabled, created_at, updated_at, groups)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
             )?
-            .execute(params![account_id, email, phone, name, enabled, to_ms(now)])?;
+            .execute(params![
+                account_id,
+                email,
+                phone,
+                name,
+                enabled,
+                to_ms(now),
+                groups_json(groups)?
+            ])?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -141,11 +165,13 @@ impl Db<'_> {
         upd: &UserUpdate,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let groups = upd.groups.as_deref().map(groups_json).transpose()?;
         let n = self
             .conn
             .prepare_cached(
                 "UPDATE users SET phone = coalesce(?3, phone), name = coalesce(?4, name),
-                        enabled = coalesce(?5, enabled), updated_at = ?6
+                        enabled = coalesce(?5, enabled), updated_at = ?6,
+                        groups = coalesce(?7, groups)
                  WHERE account_id = ?1 AND email = ?2",
             )?
             .execute(params![
@@ -154,7 +180,8 @@ impl Db<'_> {
                 upd.phone,
                 upd.name,
                 upd.enabled,
-                to_ms(now)
+                to_ms(now),
+                groups
             ])?;
         Ok(n > 0)
     }
@@ -236,6 +263,7 @@ mod tests {
                         "+41790000000",
                         "",
                         true,
+                        &[],
                         now,
                     )?;
                 }
@@ -245,9 +273,10 @@ mod tests {
                     "+41790000000",
                     "Zoë",
                     true,
+                    &["staff".to_string()],
                     now,
                 )?;
-                db.insert_user("acc_b", "u00@x.ch", "+41790000000", "", true, now)?;
+                db.insert_user("acc_b", "u00@x.ch", "+41790000000", "", true, &[], now)?;
                 Ok::<_, StoreError>(())
             })
             .unwrap();
@@ -280,5 +309,50 @@ mod tests {
             })
             .unwrap();
         assert_eq!(locked, Some(LOCKOUT_THRESHOLD));
+    }
+
+    #[test]
+    fn groups_are_written_kept_replaced_and_checked_on_read() {
+        let (_d, store) = test_store();
+        let now = Utc::now();
+        let groups = vec!["Staff".to_string(), "ops".to_string()];
+        let read = store
+            .write_blocking(move |db| {
+                db.insert_account("acc_a", "A", now)?;
+                db.insert_user("acc_a", "a@x.ch", "+41790000000", "", true, &groups, now)?;
+                let created = db.user("acc_a", "a@x.ch")?.unwrap().groups;
+                let kept = UserUpdate {
+                    name: Some("Ann".into()),
+                    ..UserUpdate::default()
+                };
+                db.update_user("acc_a", "a@x.ch", &kept, now)?;
+                let after_keep = db.user("acc_a", "a@x.ch")?.unwrap().groups;
+                let cleared = UserUpdate {
+                    groups: Some(Vec::new()),
+                    ..UserUpdate::default()
+                };
+                db.update_user("acc_a", "a@x.ch", &cleared, now)?;
+                let after_clear = db.user("acc_a", "a@x.ch")?.unwrap().groups;
+                db.conn.execute(
+                    "UPDATE users SET groups = '{not json' WHERE email = 'a@x.ch'",
+                    [],
+                )?;
+                let corrupt = db.user("acc_a", "a@x.ch").map(|_| ());
+                Ok::<_, StoreError>((created, after_keep, after_clear, corrupt))
+            })
+            .unwrap();
+        assert_eq!(read.0, vec!["Staff", "ops"]);
+        assert_eq!(read.1, vec!["Staff", "ops"], "None keeps the groups");
+        assert!(read.2.is_empty());
+        assert!(
+            matches!(
+                read.3,
+                Err(StoreError::Sqlite(
+                    rusqlite::Error::FromSqlConversionFailure(9, ..)
+                ))
+            ),
+            "{:?}",
+            read.3
+        );
     }
 }

@@ -185,3 +185,33 @@ fn check_config_reports_the_first_error() {
     assert!(!ok);
     assert!(err.contains("listen_on"), "{err}");
 }
+
+#[test]
+fn keys_rotate_then_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let new = run_json(
+        dir.path(),
+        &["keys", "rotate", "--data-dir", data, "--json"],
+    );
+    let kid = new["kid"].as_str().unwrap();
+    assert!(kid.starts_with("k_"), "{new}");
+    assert_eq!(new["active"], true);
+    assert!(new["published_until"].is_null());
+    assert!(new.get("seed").is_none(), "never the key itself");
+
+    // The fresh data dir got its first key, then the new one.
+    let list = run_json(dir.path(), &["keys", "list", "--data-dir", data, "--json"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list.iter().filter(|k| k["active"] == true).count(), 1);
+    assert_eq!(list[0]["kid"], kid);
+    assert!(list[1]["published_until"].is_string());
+    assert!(list.iter().all(|k| k.get("seed").is_none()));
+
+    let (ok, out, err) = run(dir.path(), &["keys", "rotate", "--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("within a few seconds"), "{out}");
+}

@@ -169,6 +169,58 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Approves a link on the appliance's page, picking `pick` (the start
+    /// response's `match_code`) as the user would.
+    pub async fn confirm_on_page(&self, link: &str, pick: &str) -> Response {
+        self.client
+            .post(link)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("pick={pick}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded: 10 s) until no SMS is queued or being sent, so that
+    /// counting the SMS a phone got is not racing an older one.
+    pub async fn settle_outbox(&self) {
+        let dir = self.data_dir.path().to_path_buf();
+        let store = flexsecure::blocking::run(move || Store::open(&dir).unwrap())
+            .await
+            .unwrap();
+        for _ in 0..400 {
+            let s = store.clone();
+            let busy = flexsecure::blocking::run(move || {
+                s.read_blocking(|db| db.queue_summary()).unwrap()
+            })
+            .await
+            .unwrap()
+            .by_status_and_channel
+            .iter()
+            .any(|c| c.status == "queued" || c.status == "sending");
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the outbox did not settle");
+    }
+
+    /// `GET /v2/authentications/{rid}`'s JSON.
+    pub async fn status(&self, rid: &str) -> Value {
+        let r = self
+            .auth(Method::GET, &format!("/v2/authentications/{rid}"))
+            .send()
+            .await
+            .unwrap();
+        json(r).await.1
+    }
+
+    /// Sets the server's clock.
+    pub fn set_time(&self, to: chrono::DateTime<chrono::Utc>) {
+        self.clock.set(to);
+    }
+
     pub fn sms_path(&self) -> PathBuf {
         self.sms_dir.path().join("sms.jsonl")
     }

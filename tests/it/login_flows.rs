@@ -65,31 +65,23 @@ async fn passwordless_through_the_confirmation_page() {
         html.contains("Wiki") && html.contains("<form method=\"post\">"),
         "{html}"
     );
-    let (_, st) = json(
-        t.auth(Method::GET, &format!("/v2/authentications/{rid}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let st = t.status(&rid).await;
     assert_eq!(st["status"], "pending");
     assert_eq!(st["next_step"], "passwordless");
 
-    // The page's POST approves.
-    let confirmed = t.client.post(&link).send().await.unwrap();
+    // The page's POST approves once the number the app shows is picked;
+    // without a pick it only asks again.
+    let code = start["match_code"].as_str().unwrap().to_string();
+    let no_pick = t.client.post(&link).send().await.unwrap();
+    assert_eq!(no_pick.status(), 422);
+    let confirmed = t.confirm_on_page(&link, &code).await;
     assert_eq!(confirmed.status(), 200);
-    let (_, st) = json(
-        t.auth(Method::GET, &format!("/v2/authentications/{rid}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let st = t.status(&rid).await;
     assert_eq!(st["status"], "approved");
     assert_eq!(st["amr"], json!(["passwordless"]));
 
     // The link is single use.
-    let again = t.client.post(&link).send().await.unwrap();
+    let again = t.confirm_on_page(&link, &code).await;
     assert_eq!(again.status(), 410);
     let again = t.client.get(&link).send().await.unwrap();
     assert_eq!(again.status(), 410);

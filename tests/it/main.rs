@@ -4,9 +4,11 @@
 // Test code panics on purpose when something is off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assertions;
 mod cli;
 mod crash;
 mod failover;
+mod groups;
 mod harness;
 mod http_gateway;
 mod isolation;
@@ -17,6 +19,7 @@ mod modem;
 mod modem_app;
 mod modem_sim;
 mod openapi;
+mod policies;
 mod pumping;
 mod secrets;
 mod transcripts;

@@ -36,10 +36,11 @@ async fn no_secret_in_clear_in_the_data_dir_or_the_logs() {
     let mut pins = Vec::new();
     let mut tokens = Vec::new();
     for round in 0..3 {
-        t.start("s@example.com", "Vault").await;
+        let (_, start) = json(t.start("s@example.com", "Vault").await).await;
         let link = link_of(&t.wait_sms("+41790000040", round * 2 + 1).await);
         tokens.push(token_of(&link));
-        let (s, _) = json(t.client.post(&link).send().await.unwrap()).await;
+        let code = start["match_code"].as_str().unwrap();
+        let (s, _) = json(t.confirm_on_page(&link, code).await).await;
         assert_eq!(s, 200);
         let pin = pin_of(&t.wait_sms("+41790000040", round * 2 + 2).await);
         // One wrong try, so the PIN passes through the failure path too.
@@ -63,16 +64,38 @@ async fn no_secret_in_clear_in_the_data_dir_or_the_logs() {
     t.wait_sms("+41790000040", 7).await;
 
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(t.data_dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        files.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+    let mut seeds = Vec::new();
+    let mut dirs = vec![t.data_dir.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            if p.parent().unwrap().ends_with("signing-keys") {
+                // The signing key's seed must never reach the logs.
+                let key: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                seeds.push(key["seed"].as_str().unwrap().to_string());
+                continue;
+            }
+            files.push((p.display().to_string(), bytes));
+        }
     }
+    assert!(!seeds.is_empty());
     assert!(files.iter().any(|(n, _)| n.ends_with("flexsecure.db")));
     let logs = captured_logs().lock().unwrap().clone();
     assert!(
         contains(&logs, b"route=\"/l/{token}\""),
         "the log capture works and logs route patterns"
     );
+    for seed in &seeds {
+        assert!(
+            !contains(&logs, seed.as_bytes()),
+            "a signing key in the logs"
+        );
+    }
     files.push(("logs".into(), logs));
     let keys = [&t.account.auth_key, &t.account.manage_key];
     for (name, bytes) in &files {

@@ -46,10 +46,7 @@ impl Services {
         if queued {
             self.outbox_ready.notify_one();
         }
-        match checked {
-            Checked::Done(o) => Ok(o),
-            Checked::Refused(e) => Err(e),
-        }
+        self.finish(checked, now)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -168,7 +165,7 @@ impl Services {
         })
     }
 
-    fn wrong_secret(
+    pub(super) fn wrong_secret(
         &self,
         db: &Db<'_>,
         c: &mut Challenge,
@@ -177,6 +174,7 @@ impl Services {
     ) -> Result<Error, Error> {
         let dead = c.record_wrong_secret(now);
         if let Some(uid) = c.user_id {
+            db.record_auth_failure(uid, now)?;
             if db.record_user_failure(&c.account_id, uid, now)? {
                 tracing::warn!(request_id = %c.id, "user locked after too many consecutive failures");
             }
@@ -210,6 +208,8 @@ impl Services {
                 CompleteOutcome::Approved {
                     request_id: c.id.clone(),
                     amr: c.amr.clone(),
+                    acr: acr_for(&c.amr).to_string(),
+                    assertion: None,
                 }
             }
             Some(next) => {
@@ -234,10 +234,36 @@ impl Services {
                     next_step: next,
                     expires_at: c.secret_expires_at,
                 };
-                return Ok((Checked::Done(outcome), queued));
+                return Ok((Checked::Done(outcome, None), queued));
             }
         };
         db.update_challenge(c, now)?;
-        Ok((Checked::Done(outcome), false))
+        Ok((Checked::Done(outcome, self.claims(c)), false))
+    }
+
+    /// After the transaction: sign an approval, or hand out the refusal.
+    pub(super) fn finish(
+        &self,
+        checked: Checked,
+        now: DateTime<Utc>,
+    ) -> Result<CompleteOutcome, Error> {
+        match checked {
+            Checked::Done(
+                CompleteOutcome::Approved {
+                    request_id,
+                    amr,
+                    acr,
+                    ..
+                },
+                claims,
+            ) => Ok(CompleteOutcome::Approved {
+                request_id,
+                amr,
+                acr,
+                assertion: self.sign(claims, now),
+            }),
+            Checked::Done(o, _) => Ok(o),
+            Checked::Refused(e) => Err(e),
+        }
     }
 }

@@ -22,7 +22,16 @@ impl Services {
                 )
             })?;
         let status = c.status_at(now);
+        let assertion = self.sign(self.claims(&c), now);
         Ok(StatusView {
+            matched_rule: c.matched_rule.clone(),
+            acr: c.acr.clone(),
+            match_code: if status == ChallengeStatus::Pending {
+                shown_match_code(&c)
+            } else {
+                None
+            },
+            assertion,
             next_step: if status == ChallengeStatus::Pending {
                 c.current_step()
             } else {
@@ -49,21 +58,28 @@ impl Services {
                     Some(c) => LinkView {
                         usable: c.status_at(now) == ChallengeStatus::Pending
                             && c.current_step() == Some(Factor::Passwordless),
+                        choices: c.match_code.map(|m| m.choices),
                         system_name: c.system_name,
                     },
                     None => LinkView {
                         system_name: String::new(),
                         usable: false,
+                        choices: None,
                     },
                 })
             })
             .await
     }
 
-    /// The confirmation page's POST: approves the link step.
+    /// The confirmation page's POST: approves the link step. With number
+    /// matching, `pick` must be the code the application shows; a wrong pick
+    /// counts as a failed attempt and voids this link (another try on the
+    /// same three numbers would make the check worthless), a missing pick
+    /// changes nothing.
     pub async fn confirm_link(
         &self,
         token: &str,
+        pick: Option<u8>,
         now: DateTime<Utc>,
     ) -> Result<CompleteOutcome, Error> {
         let svc = self.clone();
@@ -81,6 +97,24 @@ impl Services {
                 if c.current_step() != Some(Factor::Passwordless) {
                     return Err(not_found());
                 }
+                if let Some(m) = c.match_code {
+                    match pick {
+                        None => {
+                            return Err(Invalid::new(
+                                "pick",
+                                "pick the number the application shows",
+                            )
+                            .into())
+                        }
+                        Some(p) if p != m.code => {
+                            c.secret_hash = None;
+                            c.match_code = None;
+                            let e = svc.wrong_secret(db, &mut c, Factor::Passwordless, now)?;
+                            return Ok((Checked::Refused(e), false));
+                        }
+                        Some(_) => c.page_approved = true,
+                    }
+                }
                 let system = db.system(&c.account_id, &c.system_name)?;
                 svc.satisfy(db, &mut c, system.as_ref(), now)
             })
@@ -88,9 +122,6 @@ impl Services {
         if queued {
             self.outbox_ready.notify_one();
         }
-        match checked {
-            Checked::Done(o) => Ok(o),
-            Checked::Refused(e) => Err(e),
-        }
+        self.finish(checked, now)
     }
 }

@@ -3,14 +3,20 @@
 //! use cases.
 
 mod complete;
+mod context;
+mod decide;
 mod link;
 mod start;
+
+pub use context::LoginContext;
 
 use super::{month_of, Error, Services};
 use crate::crypto::{self, ServerKey};
 use crate::domain::{
-    Challenge, ChallengeStatus, DecoyReason, Email, Factor, Invalid, Name, NameKind, RetryAfter,
+    acr_for, rfc8176_amr, Challenge, ChallengeStatus, DecoyReason, Email, Factor, Invalid,
+    MatchCode, Name, NameKind, RetryAfter,
 };
+use crate::signing::{Assertion, ASSERTION_TTL_SECONDS};
 use crate::store::{Db, SystemRow, UsageField, UserRow};
 use chrono::{DateTime, Utc};
 
@@ -29,8 +35,21 @@ pub struct StartInput {
 #[derive(Debug, Clone)]
 pub struct StartOutcome {
     pub request_id: String,
+    /// Approved at once (an `allow` rule, or a step-up session that already
+    /// satisfied every step): no SMS, `steps` empty.
+    pub approved: bool,
+    /// What remains to pass, in order.
     pub steps: Vec<Factor>,
     pub expires_at: DateTime<Utc>,
+    /// `0`, `1`, ... or `default`.
+    pub matched_rule: String,
+    pub acr: String,
+    /// Factors already satisfied (a step-up session's, or all when approved).
+    pub amr: Vec<Factor>,
+    /// For the app to show beside its login form while the link is pending.
+    pub match_code: Option<u8>,
+    /// Signed result, when approved.
+    pub assertion: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +66,9 @@ pub enum CompleteOutcome {
     Approved {
         request_id: String,
         amr: Vec<Factor>,
+        acr: String,
+        /// Signed result (none when the server has no signer, e.g. the CLI).
+        assertion: Option<String>,
     },
     Pending {
         request_id: String,
@@ -59,6 +81,11 @@ pub enum CompleteOutcome {
 pub struct StatusView {
     pub request_id: String,
     pub status: ChallengeStatus,
+    pub matched_rule: Option<String>,
+    pub acr: Option<String>,
+    pub match_code: Option<u8>,
+    /// While approved and younger than the assertion lifetime.
+    pub assertion: Option<String>,
     pub steps: Vec<Factor>,
     pub next_step: Option<Factor>,
     pub amr: Vec<Factor>,
@@ -73,12 +100,15 @@ pub struct LinkView {
     pub system_name: String,
     /// False when the link is unknown, used, expired or not the current step.
     pub usable: bool,
+    /// The three numbers to pick from, when the login uses number matching.
+    pub choices: Option<[u8; 3]>,
 }
 
 /// The outcome of a check inside the write transaction: wrong secrets must
-/// commit (attempt counters) and only then become errors.
+/// commit (attempt counters) and only then become errors. An approval
+/// carries its claims, signed once the transaction has committed.
 enum Checked {
-    Done(CompleteOutcome),
+    Done(CompleteOutcome, Option<Assertion>),
     Refused(Error),
 }
 
@@ -88,6 +118,13 @@ fn pin_hash(key: &ServerKey, challenge_id: &str, pin: &str) -> [u8; 32] {
 
 fn link_hash(key: &ServerKey, token: &str) -> [u8; 32] {
     key.mac(&[b"link", token.as_bytes()])
+}
+
+/// `matched_rule` as the API shows it: the rule's index as a number, or
+/// the string `default`.
+pub fn matched_rule_json(m: &str) -> serde_json::Value {
+    m.parse::<u64>()
+        .map_or_else(|_| serde_json::Value::from(m), serde_json::Value::from)
 }
 
 fn parse_names(email: &str, system: &str) -> Result<(Email, Name), Error> {
@@ -152,6 +189,12 @@ impl Services {
             }
             Factor::Passwordless => {
                 let token = crypto::random_token::<TOKEN_BYTES>();
+                // Number matching only where the appliance's own page
+                // approves the link; a system's own `link_url` page is the app.
+                c.match_code = system
+                    .link_url
+                    .is_none()
+                    .then(|| MatchCode::from_random(crypto::random_bytes::<8>()));
                 let link = match &system.link_url {
                     Some(t) => t.replace("{token}", &token),
                     None => format!("{}/l/{token}", self.public_url),
@@ -206,8 +249,61 @@ fn enqueue(
 fn outcome(c: &Challenge) -> StartOutcome {
     StartOutcome {
         request_id: c.id.clone(),
+        approved: c.status == ChallengeStatus::Approved,
         steps: c.steps().to_vec(),
         expires_at: c.secret_expires_at,
+        matched_rule: c.matched_rule.clone().unwrap_or_else(|| "default".into()),
+        acr: c.acr.clone().unwrap_or_else(|| acr_for(c.steps()).into()),
+        amr: c.amr.clone(),
+        match_code: shown_match_code(c),
+        assertion: None,
+    }
+}
+
+/// The match code while the link of a pending challenge waits on the page.
+fn shown_match_code(c: &Challenge) -> Option<u8> {
+    match c.current_step() {
+        Some(Factor::Passwordless) => c.match_code.map(|m| m.code),
+        _ => None,
+    }
+}
+
+impl Services {
+    /// The claims of an approved challenge (`None` otherwise).
+    fn claims(&self, c: &Challenge) -> Option<Assertion> {
+        if c.status != ChallengeStatus::Approved {
+            return None;
+        }
+        let at = c.completed_at?.timestamp();
+        Some(Assertion {
+            iss: self.public_url.to_string(),
+            sub: c.email.clone(),
+            aud: c.system_name.clone(),
+            amr: rfc8176_amr(&c.amr, c.page_approved)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            acr: acr_for(&c.amr).to_string(),
+            auth_time: at,
+            iat: at,
+            exp: at + ASSERTION_TTL_SECONDS,
+            jti: c.id.clone(),
+        })
+    }
+
+    /// Signs claims that have not expired at `now`. No I/O: the key set is
+    /// in memory. A signing failure is logged and leaves the login approved
+    /// without an assertion rather than failing it.
+    fn sign(&self, claims: Option<Assertion>, now: DateTime<Utc>) -> Option<String> {
+        let claims = claims.filter(|c| now.timestamp() < c.exp)?;
+        let signer = self.signer.as_ref()?;
+        match signer.sign(&claims) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %claims.jti, "cannot sign the assertion");
+                None
+            }
+        }
     }
 }
 

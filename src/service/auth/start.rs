@@ -1,6 +1,8 @@
-//! `POST /v2/user/authenticate`: a new challenge, or a resend on the live one.
+//! `POST /v2/user/authenticate`: the policy decides; then a new challenge,
+//! a resend on the live one, an approval at once, or a refusal.
 
 use super::*;
+use crate::domain::{Outcome, Steps};
 
 impl Services {
     pub async fn start(
@@ -10,40 +12,31 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<StartOutcome, Error> {
         let (email, system) = parse_names(&input.email, &input.system)?;
-        let context = match input.context {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v @ serde_json::Value::Object(_)) => {
-                let s = v.to_string();
-                if s.len() > MAX_CONTEXT_BYTES {
-                    return Err(
-                        Invalid::new("context", "must be at most 4096 bytes of JSON").into(),
-                    );
-                }
-                Some(s)
-            }
-            Some(_) => return Err(Invalid::new("context", "must be a JSON object").into()),
-        };
+        let ctx = LoginContext::parse(input.context)?;
         let account_id = account_id.to_string();
         let svc = self.clone();
         let (outcome, queued) = self
             .store
-            .write(move |db| svc.start_tx(db, &account_id, &email, &system, context, now))
+            .write(move |db| svc.start_tx(db, &account_id, &email, &system, &ctx, now))
             .await?;
         if queued {
             self.outbox_ready.notify_one();
         }
-        outcome
+        let (mut outcome, claims) = outcome?;
+        outcome.assertion = self.sign(claims, now);
+        Ok(outcome)
     }
 
+    #[allow(clippy::type_complexity)]
     fn start_tx(
         &self,
         db: &Db<'_>,
         account_id: &str,
         email: &Email,
         system_name: &Name,
-        context: Option<String>,
+        ctx: &LoginContext,
         now: DateTime<Utc>,
-    ) -> Result<(Result<StartOutcome, Error>, bool), Error> {
+    ) -> Result<(Result<(StartOutcome, Option<Assertion>), Error>, bool), Error> {
         let system = db
             .system(account_id, system_name.as_str())?
             .ok_or_else(|| {
@@ -59,16 +52,49 @@ impl Services {
         };
         let user = user.filter(|_| decoy.is_none());
 
+        let decided = self.decide(
+            db,
+            account_id,
+            &system.policy,
+            &system,
+            user.as_ref(),
+            ctx,
+            now,
+        )?;
+        let matched_rule = decided.matched_rule();
+        if decided.decision.outcome == Outcome::Deny {
+            tracing::info!(system = %system.name, matched_rule, "start denied by policy");
+            return Ok((Err(Error::DeniedByPolicy { matched_rule }), false));
+        }
+        let mut steps = decided.steps.clone();
+        if decoy.is_some() && steps.is_empty() {
+            // Never approve an unknown or ineligible user: answer like a
+            // login that waits for an SMS that is never sent.
+            steps = match system.policy.effective_rules().default_outcome() {
+                Outcome::Require(s) => s.factors().to_vec(),
+                _ => Steps::Pin.factors().to_vec(),
+            };
+        }
+
         // A live challenge is re-used: same request_id, a fresh secret, another SMS.
         if let Some(mut live) =
             db.latest_challenge(account_id, email.as_str(), system.name.as_str())?
         {
             // A look-alike challenge is not resent for a user who has since
-            // become eligible (or the other way round): a fresh one is made.
+            // become eligible (or the other way round), nor one the policy
+            // would now decide differently: a fresh one is made.
             let same_standing = live.decoy.is_some() == decoy.is_some()
                 && live.user_id == user.as_ref().map(|u| u.id);
+            let same_decision = live.steps() == steps.as_slice()
+                && live.session_id == decided.session
+                && live.device_id == ctx.device_id
+                && live.matched_rule.as_deref() == Some(matched_rule.as_str());
             if live.status == ChallengeStatus::Pending {
-                if same_standing && live.status_at(now) == ChallengeStatus::Pending {
+                if same_standing
+                    && same_decision
+                    && !steps.is_empty()
+                    && live.status_at(now) == ChallengeStatus::Pending
+                {
                     live.may_send_sms(now)
                         .map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
                     // A refused resend keeps the challenge as it is.
@@ -80,12 +106,18 @@ impl Services {
                     }
                     let sms = self.send_step(db, &mut live, &system, user.as_ref(), now)?;
                     db.update_challenge(&live, now)?;
-                    return Ok((Ok(outcome(&live)), enqueue(db, &live, sms, now)?));
+                    let queued = enqueue(db, &live, sms, now)?;
+                    return Ok((Ok((outcome(&live), None)), queued));
                 }
                 expire(db, &mut live, now)?;
             }
         }
 
+        let inherited = if decided.session.is_some() {
+            decided.inherited.clone()
+        } else {
+            Vec::new()
+        };
         let mut c = Challenge {
             id: crypto::random_id("req", 16),
             account_id: account_id.to_string(),
@@ -95,18 +127,47 @@ impl Services {
             user_id: user.as_ref().map(|u| u.id),
             decoy,
             status: ChallengeStatus::Pending,
-            policy: system.policy.clone(),
+            policy: system.policy.for_steps(&steps),
             step_index: 0,
-            amr: Vec::new(),
+            amr: inherited,
             secret_hash: None,
             secret_expires_at: now,
             attempts: 0,
             sms_count: 0,
             last_sms_at: None,
-            context,
+            context: ctx.raw.clone(),
             created_at: now,
             completed_at: None,
+            matched_rule: Some(matched_rule),
+            acr: Some(
+                if decoy.is_some() {
+                    acr_for(&steps)
+                } else {
+                    decided.acr()
+                }
+                .to_string(),
+            ),
+            device_id: ctx.device_id.clone(),
+            session_id: decided.session.clone(),
+            match_code: None,
+            page_approved: decided.session.is_some() && decided.inherited_page,
         };
+        if steps.is_empty() {
+            // Approved at once: an `allow` rule (no factors, empty amr), or
+            // a step-up session that already proved every step.
+            if decided.decision.outcome == Outcome::Allow {
+                c.amr.clear();
+                c.page_approved = false;
+            }
+            c.status = ChallengeStatus::Approved;
+            c.completed_at = Some(now);
+            db.insert_challenge(&c)?;
+            db.bump_usage(account_id, &month_of(now), UsageField::Starts)?;
+            db.bump_usage(account_id, &month_of(now), UsageField::Approvals)?;
+            tracing::info!(request_id = %c.id, matched_rule = c.matched_rule.as_deref(), "start approved without SMS");
+            let claims = self.claims(&c);
+            return Ok((Ok((outcome(&c), claims)), false));
+        }
         // A refused start creates no challenge; the refusal is recorded.
         let phone = user.as_ref().map(|u| u.phone.as_str());
         if let Some(refused) = self.admit_sms(db, account_id, email.as_str(), phone, now)? {
@@ -119,6 +180,6 @@ impl Services {
         if let Some(reason) = decoy {
             tracing::info!(request_id = %c.id, reason = reason.as_str(), "start answered without SMS");
         }
-        Ok((Ok(outcome(&c)), queued))
+        Ok((Ok((outcome(&c), None)), queued))
     }
 }
