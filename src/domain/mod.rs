@@ -20,7 +20,7 @@ pub use names::{Name, NameKind};
 pub use phone::PhoneNumber;
 pub use policy::{Factor, PolicySpec, PolicySpecInput, DEFAULT_SESSION_MAX_AGE};
 pub use rules::{
-    ApprovedLogin, Decision, EvalInput, Matched, Outcome, OutcomeInput, RecentAuthInput,
+    ApprovedLogin, Decision, EvalInput, Matched, Needs, Outcome, OutcomeInput, RecentAuthInput,
     RecentFailuresInput, RuleInput, Rules, RulesInput, Sensitivity, Steps, TimeInput, WhenInput,
     MAX_FAILURE_COUNT,
 };

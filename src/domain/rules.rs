@@ -257,6 +257,17 @@ impl<'a> EvalInput<'a> {
     }
 }
 
+/// What history [`Rules::evaluate`] reads; the rest may be left empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `EvalInput::last_approved` (`recent_auth`).
+    pub last_login: bool,
+    /// `EvalInput::device_known` (`new_device`).
+    pub device: bool,
+    /// `EvalInput::recent_failures`, this far back.
+    pub failures: Option<Duration>,
+}
+
 /// A policy's context rules, parsed: evaluation cannot fail.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "RulesInput", into = "RulesInput")]
@@ -362,22 +373,29 @@ impl Rules {
     /// `recent_failures_at_least` window, `None` when no rule counts failures
     /// (then the caller need not load them).
     pub fn failure_lookback(&self) -> Option<Duration> {
-        fn walk(w: &When, max: &mut Option<Duration>) {
+        self.needs().failures
+    }
+
+    /// Which history the rules read, so a caller loads only that.
+    pub fn needs(&self) -> Needs {
+        fn walk(w: &When, n: &mut Needs) {
             for c in &w.0 {
                 match c {
                     Condition::RecentFailuresAtLeast { within, .. } => {
-                        *max = Some(max.map_or(*within, |m| m.max(*within)));
+                        n.failures = Some(n.failures.map_or(*within, |m| m.max(*within)));
                     }
-                    Condition::Not(inner) => walk(inner, max),
+                    Condition::RecentAuth { .. } => n.last_login = true,
+                    Condition::NewDevice(_) => n.device = true,
+                    Condition::Not(inner) => walk(inner, n),
                     _ => {}
                 }
             }
         }
-        let mut max = None;
+        let mut n = Needs::default();
         for r in &self.rules {
-            walk(&r.when, &mut max);
+            walk(&r.when, &mut n);
         }
-        max
+        n
     }
 
     /// Back to the form sent and stored.

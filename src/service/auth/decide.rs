@@ -56,16 +56,19 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<Decided, Error> {
         let rules = spec.effective_rules();
+        // Only what some rule reads: a plain policy costs no query here.
+        let needs = rules.needs();
         let last = match user {
-            Some(u) => db.last_approved_login(u.id, system.id)?,
-            None => None,
+            Some(u) if needs.last_login => db.last_approved_login(u.id, system.id)?,
+            _ => None,
         };
         let device_known = match (&ctx.device_id, user) {
+            (_, _) if !needs.device => None,
             (Some(d), Some(u)) => Some(db.device_seen(u.id, d)?),
             (Some(_), None) => Some(false),
             (None, _) => None,
         };
-        let failures = match (rules.failure_lookback(), user) {
+        let failures = match (needs.failures, user) {
             (Some(back), Some(u)) => db.failures_since(u.id, now - back, MAX_FAILURE_COUNT)?,
             _ => Vec::new(),
         };

@@ -467,3 +467,30 @@ fn fixed_rules_and_failure_lookback() {
     assert_eq!(r.default_outcome(), Outcome::Allow);
     assert_eq!(r.timezone(), None);
 }
+
+#[test]
+fn needs_names_the_history_the_rules_read() {
+    assert_eq!(
+        Rules::fixed(Outcome::Allow).needs(),
+        crate::domain::Needs::default()
+    );
+    let r = rules(json!({
+        "rules": [
+            {"when": {"ip_in": ["10.0.0.0/8"], "time": {"days": ["mon"]}}, "allow": true},
+        ],
+        "default": {"deny": true},
+        "timezone": "UTC",
+    }));
+    assert_eq!(r.needs(), crate::domain::Needs::default());
+    let r = rules(json!({
+        "rules": [
+            {"when": {"not": {"new_device": true}}, "allow": true},
+            {"when": {"recent_auth": {"within_seconds": 60, "factors": ["pin"]}}, "allow": true},
+            {"when": {"recent_failures_at_least": {"count": 1, "within_seconds": 90}}, "deny": true},
+        ],
+        "default": {"deny": true},
+    }));
+    let n = r.needs();
+    assert!(n.device && n.last_login);
+    assert_eq!(n.failures, Some(Duration::seconds(90)));
+}
