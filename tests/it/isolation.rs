@@ -140,6 +140,14 @@ async fn account_b_sees_nothing_of_account_a() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "A's system does not exist for B");
+    // Nor for B's dry-run.
+    let r = t
+        .req(Method::POST, "/v2/policies/pin/evaluate", &b.manage_key)
+        .json(&json!({"email": "a@example.com", "system": "A-CRM"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 
     // A is untouched.
     let (s, _) = json(

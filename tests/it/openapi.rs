@@ -18,6 +18,8 @@ const PRODUCT_ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v2/policies/{name}"),
     ("put", "/v2/policies/{name}"),
     ("delete", "/v2/policies/{name}"),
+    ("post", "/v2/policies/{name}/evaluate"),
+    ("get", "/v2/jwks.json"),
     ("get", "/v2/systems"),
     ("post", "/v2/systems"),
     ("get", "/v2/systems/{name}"),
