@@ -24,6 +24,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     dispatcher: Dispatcher,
     signer: Arc<Signer>,
+    setup_link: Option<String>,
     modems: Vec<ModemHandle>,
     shutdown: watch::Sender<bool>,
 }
@@ -97,6 +98,13 @@ impl Application {
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
             .with_limits(config.sms.limits.clone())
             .with_signer(signer.clone());
+        // No operator yet: a one-time link to create the first one. Printed,
+        // never logged (it is a secret until used).
+        let setup_link = services.first_run_setup_link(now).await?;
+        if let Some(link) = &setup_link {
+            println!("No operator exists yet. Create the first one (link valid 24 h, once):\n  {link}");
+            tracing::warn!("no operator exists yet: the setup link is printed on standard output");
+        }
         let crate::sms::Channels {
             routes: channels,
             modems,
@@ -137,6 +145,7 @@ impl Application {
             server,
             dispatcher,
             signer,
+            setup_link,
             modems,
             shutdown,
         })
@@ -148,6 +157,11 @@ impl Application {
 
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The first-run setup link, when no operator existed at startup.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -3,6 +3,7 @@
 
 use crate::app::open_data_dir;
 use crate::config::Config;
+use crate::domain::Actor;
 use crate::service;
 use crate::store::{Scope, Store};
 use chrono::Utc;
@@ -26,7 +27,7 @@ fn print<T: Serialize>(
 }
 
 pub fn account_create(config: &Config, name: &str, json: bool) -> anyhow::Result<()> {
-    let a = service::create_account(&store(config)?, name, Utc::now())?;
+    let a = service::create_account(&store(config)?, name, &Actor::Cli, Utc::now())?;
     print(json, &a, |a| {
         format!(
             "account_id: {}\nauth_key:   {}   ({})\nmanage_key: {}   ({})\nThe keys are shown only now; store them safely.",
@@ -41,7 +42,7 @@ pub fn apikey_create(
     scope: Scope,
     json: bool,
 ) -> anyhow::Result<()> {
-    let k = service::create_api_key(&store(config)?, account, scope, Utc::now())?;
+    let k = service::create_api_key(&store(config)?, account, scope, &Actor::Cli, Utc::now())?;
     print(json, &k, |k| {
         format!(
             "key_id: {}\nscope:  {}\nkey:    {}\nThe key is shown only now.",
@@ -76,7 +77,7 @@ pub fn apikey_list(config: &Config, account: &str, json: bool) -> anyhow::Result
 }
 
 pub fn apikey_revoke(config: &Config, key_id: &str, json: bool) -> anyhow::Result<()> {
-    let k = service::revoke_api_key(&store(config)?, key_id, Utc::now())?;
+    let k = service::revoke_api_key(&store(config)?, key_id, &Actor::Cli, Utc::now())?;
     print(json, &k, |k| format!("revoked {}", k.key_id))
 }
 
@@ -337,6 +338,50 @@ pub fn keys_list(config: &Config, json: bool) -> anyhow::Result<()> {
                 k.created_at.to_rfc3339(),
                 status
             ));
+        }
+        out
+    })
+}
+
+/// `flexsecure audit`: the audit log, newest first (every account's unless
+/// `--account`). Works beside a running server.
+pub fn audit(
+    config: &Config,
+    account: Option<&str>,
+    action: Option<&str>,
+    limit: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let scope = match account {
+        Some(a) => service::AuditScope::Account(a.to_string()),
+        None => service::AuditScope::All,
+    };
+    let q = service::AuditQuery {
+        action: action.map(str::to_string),
+        limit,
+        ..Default::default()
+    };
+    let page = service::read_audit_log(&store(config)?, scope, q)?;
+    print(json, &page, |page| {
+        let mut out = format!(
+            "{:<6} {:<24} {:<22} {:<20} {:<18} {:<34} {:<12} detail",
+            "id", "at", "actor", "action", "account", "target", "outcome"
+        );
+        for e in &page.entries {
+            out.push_str(&format!(
+                "\n{:<6} {:<24} {:<22} {:<20} {:<18} {:<34} {:<12} {}",
+                e.id,
+                e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                e.actor,
+                e.action,
+                e.account_id.as_deref().unwrap_or("-"),
+                e.target.as_deref().unwrap_or("-"),
+                e.outcome,
+                e.detail.as_ref().map(|d| d.to_string()).unwrap_or_default()
+            ));
+        }
+        if let Some(b) = page.next_before {
+            out.push_str(&format!("\n(more: older entries before id {b})"));
         }
         out
     })

@@ -167,6 +167,31 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane, as OWASP
+/// recommends) of an operator password, as a PHC string with its salt.
+/// Slow on purpose: a blocking thread only.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    crate::blocking::check("argon2");
+    let salt = SaltString::encode_b64(&random_bytes::<16>())?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Whether `password` matches a PHC string from [`hash_password`]; a
+/// malformed stored hash never matches. A blocking thread only.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    crate::blocking::check("argon2");
+    match PasswordHash::new(phc) {
+        Ok(h) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +225,16 @@ mod tests {
         assert!(!String::from_utf8_lossy(&sealed).contains("123456"));
         assert_eq!(b.open(&sealed).unwrap(), "PIN 123456");
         assert!(b.open(&sealed[..10]).is_err());
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("correct horse", "not a hash"));
+        // A fresh salt every time.
+        assert_ne!(hash_password("correct horse").unwrap(), h);
     }
 }

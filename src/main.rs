@@ -61,6 +61,18 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The audit log (admin changes and login decisions), newest first.
+    Audit {
+        /// Only this account's entries (default: every account's).
+        #[arg(long)]
+        account: Option<String>,
+        /// An action (`policy.create`), or a prefix ending with `.` (`login.`).
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many entries (1-500, default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,5 +199,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             KeysCommand::Rotate => flexsecure::cli::keys_rotate(&config, json),
             KeysCommand::List => flexsecure::cli::keys_list(&config, json),
         },
+        Command::Audit {
+            account,
+            action,
+            limit,
+        } => flexsecure::cli::audit(&config, account.as_deref(), action.as_deref(), limit, json),
     }
 }

@@ -6,6 +6,7 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::domain::{Actor, Caller};
 use crate::service::KeyIdentity;
 use crate::store::Scope;
 use actix_web::body::MessageBody;
@@ -84,6 +85,14 @@ macro_rules! key_extractor {
         impl $name {
             pub fn account(&self) -> &str {
                 &self.0.account_id
+            }
+
+            /// The key's account, acting as `key:<key id>` (audit log).
+            pub fn caller(&self) -> Caller {
+                Caller::new(
+                    self.0.account_id.clone(),
+                    Actor::ApiKey(self.0.key_id.clone()),
+                )
             }
         }
 

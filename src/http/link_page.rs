@@ -3,6 +3,7 @@
 //! fetch links and must never log anyone in.
 
 use super::AppState;
+use crate::domain::Actor;
 use crate::service::{CompleteOutcome, Error};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpResponse};
@@ -135,7 +136,11 @@ pub async fn confirm(
 ) -> HttpResponse {
     let now = state.clock.now();
     let pick = parse_pick(&body);
-    match state.services.confirm_link(&token, pick, now).await {
+    match state
+        .services
+        .confirm_link(&Actor::System, &token, pick, now)
+        .await
+    {
         Ok(CompleteOutcome::Approved { .. }) => page(
             StatusCode::OK,
             "Signed in",

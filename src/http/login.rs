@@ -173,7 +173,7 @@ pub async fn start(
     let o = state
         .services
         .start(
-            key.account(),
+            &key.caller(),
             StartInput {
                 email: body.email,
                 system: body.system,
@@ -232,7 +232,7 @@ pub async fn complete(
         passwordless: b.passwordless,
         request_id: b.request_id,
     };
-    let o = state.services.complete(key.account(), input, now).await?;
+    let o = state.services.complete(&key.caller(), input, now).await?;
     Ok(HttpResponse::Ok().json(CompleteResponse::from(o)))
 }
 

@@ -1,6 +1,8 @@
 //! The HTTP edge: one route table (shared by `serve` and the tests), the
 //! OpenAPI document generated from the same handlers, extractors and errors.
 
+pub mod admin;
+mod audit;
 pub mod dlr;
 pub mod error;
 pub mod extract;
@@ -46,6 +48,7 @@ pub struct AppState {
         (name = "usage", description = "Key scope `manage`"),
         (name = "sms-limits", description = "Anti-pumping: country allowlist and refused SMS; key scope `manage`"),
         (name = "sms", description = "SMS channels and delivery reports"),
+        (name = "audit", description = "Admin changes and login decisions; key scope `manage`"),
     )
 )]
 pub struct ApiDoc;
@@ -97,7 +100,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::remove)
         .service(users::unlock)
         .service(users::usage)
-        .service(sms_status::status);
+        .service(sms_status::status)
+        .service(audit::list);
     // Delivery reports from HTTP gateways (their secret, no API key).
     cfg.service(dlr::report_get).service(dlr::report_post);
 }
@@ -133,6 +137,8 @@ pub fn app(
     let api = web::Data::new(api);
     app.app_data(api)
         .route("/v2/openapi.json", web::get().to(openapi_json))
+        // The admin UI: HTML pages, not part of the API document.
+        .configure(admin::configure)
         .default_service(web::to(fallback))
         .wrap(actix_web::middleware::from_fn(extract::key_lookup))
         .wrap(actix_web::middleware::from_fn(request_id::middleware))

@@ -72,7 +72,7 @@ pub async fn create(
     let name = body.name.clone().unwrap_or_default();
     let v = state
         .services
-        .create_policy(key.account(), &name, body.spec(), state.clock.now())
+        .create_policy(&key.caller(), &name, body.spec(), state.clock.now())
         .await?;
     Ok(HttpResponse::Created().json(v))
 }
@@ -111,7 +111,7 @@ pub async fn replace(
     }
     let v = state
         .services
-        .replace_policy(key.account(), &name, body.spec(), state.clock.now())
+        .replace_policy(&key.caller(), &name, body.spec(), state.clock.now())
         .await?;
     Ok(HttpResponse::Ok().json(v))
 }
@@ -125,7 +125,10 @@ pub async fn remove(
     key: ManageKey,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.services.delete_policy(key.account(), &name).await?;
+    state
+        .services
+        .delete_policy(&key.caller(), &name, state.clock.now())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -56,7 +56,7 @@ pub async fn set_countries(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .set_sms_countries(key.account(), &b.allowed, state.clock.now())
+            .set_sms_countries(&key.caller(), &b.allowed, state.clock.now())
             .await?,
     ))
 }
@@ -72,7 +72,7 @@ pub async fn reset_countries(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .reset_sms_countries(key.account(), state.clock.now())
+            .reset_sms_countries(&key.caller(), state.clock.now())
             .await?,
     ))
 }

@@ -88,7 +88,7 @@ pub async fn create(
     };
     let v = state
         .services
-        .create_system(key.account(), input, state.clock.now())
+        .create_system(&key.caller(), input, state.clock.now())
         .await?;
     Ok(HttpResponse::Created().json(v))
 }
@@ -125,7 +125,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .update_system(key.account(), &name, p, state.clock.now())
+            .update_system(&key.caller(), &name, p, state.clock.now())
             .await?,
     ))
 }
@@ -138,7 +138,10 @@ pub async fn remove(
     key: ManageKey,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.services.delete_system(key.account(), &name).await?;
+    state
+        .services
+        .delete_system(&key.caller(), &name, state.clock.now())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -163,7 +166,7 @@ pub async fn grant(
     let (system, email) = path.into_inner();
     let created = state
         .services
-        .grant(key.account(), &system, &email, state.clock.now())
+        .grant(&key.caller(), &system, &email, state.clock.now())
         .await?;
     let body = GrantView {
         system,
@@ -188,7 +191,7 @@ pub async fn revoke(
     let (system, email) = path.into_inner();
     state
         .services
-        .revoke_grant(key.account(), &system, &email)
+        .revoke_grant(&key.caller(), &system, &email, state.clock.now())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

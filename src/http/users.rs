@@ -111,7 +111,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(
         state
             .services
-            .create_user(key.account(), input, state.clock.now())
+            .create_user(&key.caller(), input, state.clock.now())
             .await?,
     ))
 }
@@ -147,7 +147,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .update_user(key.account(), &email, p, state.clock.now())
+            .update_user(&key.caller(), &email, p, state.clock.now())
             .await?,
     ))
 }
@@ -160,7 +160,10 @@ pub async fn remove(
     key: ManageKey,
     email: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.services.delete_user(key.account(), &email).await?;
+    state
+        .services
+        .delete_user(&key.caller(), &email, state.clock.now())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -176,7 +179,7 @@ pub async fn unlock(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .unlock_user(key.account(), &email, state.clock.now())
+            .unlock_user(&key.caller(), &email, state.clock.now())
             .await?,
     ))
 }
@@ -208,7 +211,7 @@ pub async fn import(
     Ok(HttpResponse::Ok().json(
         state
             .services
-            .import_users(key.account(), body, state.clock.now())
+            .import_users(&key.caller(), body, state.clock.now())
             .await?,
     ))
 }

@@ -1,8 +1,8 @@
 //! Accounts and API keys (CLI only: a key is the root of an account's access).
 
-use super::{Error, Services};
+use super::{audit, Error, Services};
 use crate::crypto;
-use crate::domain::{Factor, Name, NameKind, PolicySpec};
+use crate::domain::{Actor, Factor, Name, NameKind, PolicySpec};
 use crate::store::{ApiKeyRow, Db, Scope, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -77,9 +77,17 @@ fn new_key(
     Ok(NewApiKey { key_id, scope, key })
 }
 
-/// Account and key administration, used by the CLI on its own store handle.
-pub fn create_account(store: &Store, name: &str, now: DateTime<Utc>) -> Result<NewAccount, Error> {
+/// Account and key administration, used by the CLI on its own store handle
+/// (`actor` is then `Actor::Cli`). Each change is recorded in the audit log,
+/// in its transaction; key ids are recorded, never keys.
+pub fn create_account(
+    store: &Store,
+    name: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<NewAccount, Error> {
     let name = Name::parse(NameKind::Account, name)?;
+    let actor = actor.clone();
     store.write_blocking(move |db| {
         let account_id = crypto::random_id("acc", 8);
         db.insert_account(&account_id, name.as_str(), now)?;
@@ -88,6 +96,21 @@ pub fn create_account(store: &Store, name: &str, now: DateTime<Utc>) -> Result<N
         }
         let auth = new_key(db, &account_id, Scope::Auth, now)?;
         let manage = new_key(db, &account_id, Scope::Manage, now)?;
+        db.audit(
+            &audit::entry(
+                &actor,
+                Some(&account_id),
+                "account.create",
+                format!("account:{account_id}"),
+                "ok",
+                now,
+            )
+            .with_detail(serde_json::json!({
+                "name": name.as_str(),
+                "auth_key_id": auth.key_id,
+                "manage_key_id": manage.key_id,
+            })),
+        )?;
         Ok(NewAccount {
             account_id,
             name: name.as_str().to_string(),
@@ -103,14 +126,27 @@ pub fn create_api_key(
     store: &Store,
     account_id: &str,
     scope: Scope,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<NewApiKey, Error> {
-    let account_id = account_id.to_string();
+    let (account_id, actor) = (account_id.to_string(), actor.clone());
     store.write_blocking(move |db| {
         db.account(&account_id)?.ok_or_else(|| {
             Error::not_found("account_not_found", format!("no account {account_id}"))
         })?;
-        new_key(db, &account_id, scope, now)
+        let k = new_key(db, &account_id, scope, now)?;
+        db.audit(
+            &audit::entry(
+                &actor,
+                Some(&account_id),
+                "apikey.create",
+                format!("key:{}", k.key_id),
+                "ok",
+                now,
+            )
+            .with_detail(serde_json::json!({"scope": scope.as_str()})),
+        )?;
+        Ok(k)
     })
 }
 
@@ -130,13 +166,30 @@ pub fn list_api_keys(store: &Store, account_id: &str) -> Result<Vec<ApiKeyInfo>,
 pub fn revoke_api_key(
     store: &Store,
     key_id: &str,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<ApiKeyInfo, Error> {
-    let key_id = key_id.to_string();
+    let (key_id, actor) = (key_id.to_string(), actor.clone());
     store.write_blocking(move |db| {
-        db.revoke_api_key(&key_id, now)?
+        let k = db
+            .revoke_api_key(&key_id, now)?
             .map(ApiKeyInfo::from)
-            .ok_or_else(|| Error::not_found("api_key_not_found", format!("no API key {key_id}")))
+            .ok_or_else(|| Error::not_found("api_key_not_found", format!("no API key {key_id}")))?;
+        // Revoking a revoked key changes nothing.
+        let revoked_now =
+            k.revoked_at.map(|t| t.timestamp_millis()) == Some(now.timestamp_millis());
+        db.audit(
+            &audit::entry(
+                &actor,
+                Some(&k.account_id),
+                "apikey.revoke",
+                format!("key:{key_id}"),
+                if revoked_now { "ok" } else { "unchanged" },
+                now,
+            )
+            .with_detail(serde_json::json!({"scope": k.scope.as_str()})),
+        )?;
+        Ok(k)
     })
 }
 

@@ -1,5 +1,5 @@
-use super::{users::UserView, Error, Services};
-use crate::domain::Email;
+use super::{audit, users::UserView, Error, Services};
+use crate::domain::{Caller, Email};
 use chrono::{DateTime, Utc};
 
 fn not_found(code: &'static str, what: &str) -> Error {
@@ -10,46 +10,67 @@ fn not_found(code: &'static str, what: &str) -> Error {
 }
 
 impl Services {
-    /// Grants a user access to a system; returns false if it was already granted.
+    /// Grants a user access to a system; returns false if it was already
+    /// granted (recorded with outcome `unchanged`).
     pub async fn grant(
         &self,
-        account_id: &str,
+        caller: &Caller,
         system: &str,
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, Error> {
-        let (a, s) = (account_id.to_string(), system.to_string());
+        let (caller, s) = (caller.clone(), system.to_string());
         let email = Email::parse(email).map_err(|_| not_found("user_not_found", email))?;
         self.store
             .write(move |db| {
+                let a = &caller.account_id;
                 let sys = db
-                    .system(&a, &s)?
+                    .system(a, &s)?
                     .ok_or_else(|| not_found("system_not_found", &s))?;
                 let user = db
-                    .user(&a, email.as_str())?
+                    .user(a, email.as_str())?
                     .ok_or_else(|| not_found("user_not_found", email.as_str()))?;
-                Ok(db.put_grant(sys.id, user.id, now)?)
+                let added = db.put_grant(sys.id, user.id, now)?;
+                let mut e =
+                    audit::change(&caller, "grant.add", format!("system:{}", sys.name), now)
+                        .with_detail(serde_json::json!({"user": user.email}));
+                if !added {
+                    e.outcome = "unchanged".into();
+                }
+                db.audit(&e)?;
+                Ok(added)
             })
             .await
     }
 
     pub async fn revoke_grant(
         &self,
-        account_id: &str,
+        caller: &Caller,
         system: &str,
         email: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let (a, s) = (account_id.to_string(), system.to_string());
+        let (caller, s) = (caller.clone(), system.to_string());
         let email = Email::parse(email).map_err(|_| not_found("user_not_found", email))?;
         self.store
             .write(move |db| {
+                let a = &caller.account_id;
                 let sys = db
-                    .system(&a, &s)?
+                    .system(a, &s)?
                     .ok_or_else(|| not_found("system_not_found", &s))?;
                 let user = db
-                    .user(&a, email.as_str())?
+                    .user(a, email.as_str())?
                     .ok_or_else(|| not_found("user_not_found", email.as_str()))?;
                 if db.delete_grant(sys.id, user.id)? {
+                    db.audit(
+                        &audit::change(
+                            &caller,
+                            "grant.remove",
+                            format!("system:{}", sys.name),
+                            now,
+                        )
+                        .with_detail(serde_json::json!({"user": user.email})),
+                    )?;
                     Ok(())
                 } else {
                     Err(Error::not_found(

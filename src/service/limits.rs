@@ -10,7 +10,7 @@
 
 use super::{Error, Services};
 use crate::config::{country_code_problem, MAX_ALLOWED_COUNTRIES};
-use crate::domain::Invalid;
+use crate::domain::{Caller, Invalid};
 use crate::store::{Db, SmsRefusalRow, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -267,16 +267,23 @@ impl Services {
     /// Sets the account's own allowlist (empty = all countries).
     pub async fn set_sms_countries(
         &self,
-        account_id: &str,
+        caller: &Caller,
         allowed: &[String],
         now: DateTime<Utc>,
     ) -> Result<SmsCountriesView, Error> {
         let codes = parse_countries(allowed)?;
-        let a = account_id.to_string();
-        let c = codes.clone();
+        let (who, c) = (caller.clone(), codes.clone());
         self.store
-            .write(move |db| db.set_sms_countries(&a, Some(&c), now).map_err(Error::from))
+            .write(move |db| {
+                db.set_sms_countries(&who.account_id, Some(&c), now)?;
+                db.audit(
+                    &super::audit::change(&who, "sms_countries.set", None, now)
+                        .with_detail(serde_json::json!({"allowed": c})),
+                )?;
+                Ok::<_, Error>(())
+            })
             .await?;
+        let account_id = caller.account_id.as_str();
         tracing::info!(account_id, allowed = ?codes, "SMS country allowlist set");
         Ok(self.countries_view(Some(codes)))
     }
@@ -284,13 +291,23 @@ impl Services {
     /// Drops the account's own allowlist: the configured default applies.
     pub async fn reset_sms_countries(
         &self,
-        account_id: &str,
+        caller: &Caller,
         now: DateTime<Utc>,
     ) -> Result<SmsCountriesView, Error> {
-        let a = account_id.to_string();
+        let who = caller.clone();
         self.store
-            .write(move |db| db.set_sms_countries(&a, None, now).map_err(Error::from))
+            .write(move |db| {
+                db.set_sms_countries(&who.account_id, None, now)?;
+                db.audit(&super::audit::change(
+                    &who,
+                    "sms_countries.reset",
+                    None,
+                    now,
+                ))?;
+                Ok::<_, Error>(())
+            })
             .await?;
+        let account_id = caller.account_id.as_str();
         tracing::info!(account_id, "SMS country allowlist reset to the default");
         Ok(self.countries_view(None))
     }

@@ -2,9 +2,12 @@
 //! through the store's blocking threads; nothing here touches HTTP or SQL.
 
 mod accounts;
+mod admin;
+mod audit;
 mod auth;
 mod grants;
 mod limits;
+mod operators;
 mod policies;
 mod systems;
 mod users;
@@ -13,11 +16,19 @@ pub use accounts::{
     create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity,
     NewAccount, NewApiKey,
 };
+pub use audit::{
+    read_audit_log, AuditPage, AuditQuery, AuditScope, AuditView, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE,
+};
 pub use auth::{
     matched_rule_json, CompleteInput, CompleteOutcome, LinkView, LoginContext, StartInput,
     StartOutcome, StatusView,
 };
 pub use limits::{SmsCountriesView, SmsLimitKind, SmsRefusalView, COUNTRY_DENIED};
+pub use admin::{AccountView, ChannelCount, DashboardView, HourBar};
+pub use operators::{
+    create_operator, NewSession, OperatorSession, SetupView, SESSION_ABSOLUTE_SECONDS,
+    SESSION_IDLE_SECONDS,
+};
 pub use policies::{EvaluationView, PolicyView};
 pub use systems::{SystemInput, SystemPatch, SystemView};
 pub use users::{
@@ -106,6 +117,8 @@ pub struct Services {
     /// Signs the assertions of approved logins; none until `with_signer`
     /// (the CLI needs none).
     signer: Option<Arc<crate::signing::Signer>>,
+    /// Failed operator logins per name and address (admin UI).
+    throttle: Arc<std::sync::Mutex<operators::LoginThrottle>>,
 }
 
 impl Services {
@@ -117,6 +130,7 @@ impl Services {
             outbox_ready,
             limits: Default::default(),
             signer: None,
+            throttle: Default::default(),
         }
     }
 

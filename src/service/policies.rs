@@ -1,8 +1,11 @@
-use super::{unique_conflict, Error, Services};
-use crate::domain::{Factor, Name, NameKind, OutcomeInput, PolicySpec, PolicySpecInput, RuleInput};
+use super::{audit, unique_conflict, Error, Services};
+use crate::domain::{
+    Caller, Factor, Name, NameKind, OutcomeInput, PolicySpec, PolicySpecInput, RuleInput,
+};
 use crate::store::PolicyRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyView {
@@ -76,66 +79,93 @@ impl Services {
 
     pub async fn create_policy(
         &self,
-        account_id: &str,
+        caller: &Caller,
         name: &str,
         input: PolicySpecInput,
         now: DateTime<Utc>,
     ) -> Result<PolicyView, Error> {
         let name = Name::parse(NameKind::Policy, name)?;
         let spec = PolicySpec::parse(input)?;
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
-                db.insert_policy(&a, name.as_str(), &spec, false, now)
+                let a = &caller.account_id;
+                db.insert_policy(a, name.as_str(), &spec, false, now)
                     .map_err(|e| {
                         unique_conflict(e, "policy_exists", format!("a policy named {name} exists"))
                     })?;
-                db.policy(&a, name.as_str())?
+                let view = db
+                    .policy(a, name.as_str())?
                     .map(PolicyView::from)
-                    .ok_or_else(|| policy_not_found(name.as_str()))
+                    .ok_or_else(|| policy_not_found(name.as_str()))?;
+                db.audit(
+                    &audit::change(&caller, "policy.create", format!("policy:{name}"), now)
+                        .with_detail(json!({"steps": view.steps, "rules": view.rules.len()})),
+                )?;
+                Ok(view)
             })
             .await
     }
 
     pub async fn replace_policy(
         &self,
-        account_id: &str,
+        caller: &Caller,
         name: &str,
         input: PolicySpecInput,
         now: DateTime<Utc>,
     ) -> Result<PolicyView, Error> {
         let spec = PolicySpec::parse(input)?;
-        let (a, n) = (account_id.to_string(), name.to_string());
+        let (caller, n) = (caller.clone(), name.to_string());
         self.store
             .write(move |db| {
-                let current = db.policy(&a, &n)?.ok_or_else(|| policy_not_found(&n))?;
+                let a = &caller.account_id;
+                let current = db.policy(a, &n)?.ok_or_else(|| policy_not_found(&n))?;
                 if current.builtin {
                     return Err(builtin_refused(&n));
                 }
-                db.update_policy(&a, &n, &spec, now)?;
-                db.policy(&a, &n)?
+                db.update_policy(a, &n, &spec, now)?;
+                let view = db
+                    .policy(a, &n)?
                     .map(PolicyView::from)
-                    .ok_or_else(|| policy_not_found(&n))
+                    .ok_or_else(|| policy_not_found(&n))?;
+                let fields = audit::changed_fields(&PolicyView::from(current), &view);
+                db.audit(
+                    &audit::change(&caller, "policy.replace", format!("policy:{n}"), now)
+                        .with_detail(json!({"fields": fields})),
+                )?;
+                Ok(view)
             })
             .await
     }
 
-    pub async fn delete_policy(&self, account_id: &str, name: &str) -> Result<(), Error> {
-        let (a, n) = (account_id.to_string(), name.to_string());
+    pub async fn delete_policy(
+        &self,
+        caller: &Caller,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let (caller, n) = (caller.clone(), name.to_string());
         self.store
             .write(move |db| {
-                let current = db.policy(&a, &n)?.ok_or_else(|| policy_not_found(&n))?;
+                let a = &caller.account_id;
+                let current = db.policy(a, &n)?.ok_or_else(|| policy_not_found(&n))?;
                 if current.builtin {
                     return Err(builtin_refused(&n));
                 }
-                let users = db.policy_users(&a, current.id)?;
+                let users = db.policy_users(a, current.id)?;
                 if !users.is_empty() {
                     return Err(Error::conflict(
                         "policy_in_use",
                         format!("policy {n} is used by: {}", users.join(", ")),
                     ));
                 }
-                db.delete_policy(&a, &n)?;
+                db.delete_policy(a, &n)?;
+                db.audit(&audit::change(
+                    &caller,
+                    "policy.delete",
+                    format!("policy:{n}"),
+                    now,
+                ))?;
                 Ok(())
             })
             .await

@@ -1,6 +1,6 @@
 use super::policies::policy_not_found;
-use super::{unique_conflict, Error, Services};
-use crate::domain::{Invalid, Name, NameKind, Sensitivity};
+use super::{audit, unique_conflict, Error, Services};
+use crate::domain::{Caller, Invalid, Name, NameKind, Sensitivity};
 use crate::store::{SystemFields, SystemRow};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -108,7 +108,7 @@ impl Services {
 
     pub async fn create_system(
         &self,
-        account_id: &str,
+        caller: &Caller,
         input: SystemInput,
         now: DateTime<Utc>,
     ) -> Result<SystemView, Error> {
@@ -120,11 +120,12 @@ impl Services {
         }
         let sensitivity = Sensitivity::parse(input.sensitivity.unwrap_or(0), "sensitivity")?;
         let policy = input.policy.unwrap_or_else(|| DEFAULT_POLICY.to_string());
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
+                let a = &caller.account_id;
                 let p = db
-                    .policy(&a, &policy)?
+                    .policy(a, &policy)?
                     .ok_or_else(|| policy_not_found(&policy))?;
                 let fields = SystemFields {
                     name: name.as_str(),
@@ -133,19 +134,28 @@ impl Services {
                     link_url: input.link_url.as_deref(),
                     sensitivity: sensitivity.get(),
                 };
-                db.insert_system(&a, &fields, now).map_err(|e| {
+                db.insert_system(a, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))
                 })?;
-                db.system(&a, name.as_str())?
+                let view = db
+                    .system(a, name.as_str())?
                     .map(SystemView::from)
-                    .ok_or_else(|| system_not_found(name.as_str()))
+                    .ok_or_else(|| system_not_found(name.as_str()))?;
+                db.audit(
+                    &audit::change(&caller, "system.create", format!("system:{name}"), now)
+                        .with_detail(serde_json::json!({
+                            "policy": view.policy,
+                            "sensitivity": view.sensitivity,
+                        })),
+                )?;
+                Ok(view)
             })
             .await
     }
 
     pub async fn update_system(
         &self,
-        account_id: &str,
+        caller: &Caller,
         name: &str,
         patch: SystemPatch,
         now: DateTime<Utc>,
@@ -165,13 +175,15 @@ impl Services {
             .sensitivity
             .map(|v| Sensitivity::parse(v, "sensitivity"))
             .transpose()?;
-        let (a, n) = (account_id.to_string(), name.to_string());
+        let (caller, n) = (caller.clone(), name.to_string());
         self.store
             .write(move |db| {
-                let cur = db.system(&a, &n)?.ok_or_else(|| system_not_found(&n))?;
+                let a = &caller.account_id;
+                let cur = db.system(a, &n)?.ok_or_else(|| system_not_found(&n))?;
+                let before = SystemView::from(cur.clone());
                 let policy_name = patch.policy.unwrap_or(cur.policy_name);
                 let policy = db
-                    .policy(&a, &policy_name)?
+                    .policy(a, &policy_name)?
                     .ok_or_else(|| policy_not_found(&policy_name))?;
                 let name = new_name.map(|n| n.as_str().to_string()).unwrap_or(cur.name);
                 let description = patch.description.unwrap_or(cur.description);
@@ -183,21 +195,44 @@ impl Services {
                     link_url: link_url.as_deref(),
                     sensitivity: sensitivity.map_or(cur.sensitivity, Sensitivity::get),
                 };
-                db.update_system(&a, cur.id, &fields, now).map_err(|e| {
+                db.update_system(a, cur.id, &fields, now).map_err(|e| {
                     unique_conflict(e, "system_exists", format!("a system named {name} exists"))
                 })?;
-                db.system(&a, &name)?
+                let view = db
+                    .system(a, &name)?
                     .map(SystemView::from)
-                    .ok_or_else(|| system_not_found(&name))
+                    .ok_or_else(|| system_not_found(&name))?;
+                let mut detail = serde_json::json!({
+                    "fields": audit::changed_fields(&before, &view),
+                });
+                if before.name != view.name {
+                    detail["renamed_from"] = before.name.into();
+                }
+                db.audit(
+                    &audit::change(&caller, "system.update", format!("system:{name}"), now)
+                        .with_detail(detail),
+                )?;
+                Ok(view)
             })
             .await
     }
 
-    pub async fn delete_system(&self, account_id: &str, name: &str) -> Result<(), Error> {
-        let (a, n) = (account_id.to_string(), name.to_string());
+    pub async fn delete_system(
+        &self,
+        caller: &Caller,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let (caller, n) = (caller.clone(), name.to_string());
         self.store
             .write(move |db| {
-                if db.delete_system(&a, &n)? {
+                if db.delete_system(&caller.account_id, &n)? {
+                    db.audit(&audit::change(
+                        &caller,
+                        "system.delete",
+                        format!("system:{n}"),
+                        now,
+                    ))?;
                     Ok(())
                 } else {
                     Err(system_not_found(&n))

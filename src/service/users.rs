@@ -1,5 +1,5 @@
-use super::{month_of, unique_conflict, Error, Services};
-use crate::domain::{Email, Groups, Invalid, PhoneNumber};
+use super::{audit, month_of, unique_conflict, Error, Services};
+use crate::domain::{Caller, Email, Groups, Invalid, PhoneNumber};
 use crate::store::{UserRow, UserUpdate};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -351,7 +351,7 @@ impl Services {
 
     pub async fn create_user(
         &self,
-        account_id: &str,
+        caller: &Caller,
         input: UserInput,
         now: DateTime<Utc>,
     ) -> Result<UserView, Error> {
@@ -360,12 +360,13 @@ impl Services {
         let name = check_name(input.name.as_deref().unwrap_or(""))?;
         let enabled = input.enabled.unwrap_or(true);
         let groups = Groups::parse(input.groups.unwrap_or_default(), "groups")?;
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
+                let a = &caller.account_id;
                 let groups = groups.as_slice();
                 db.insert_user(
-                    &a,
+                    a,
                     email.as_str(),
                     phone.as_str(),
                     &name,
@@ -374,16 +375,25 @@ impl Services {
                     now,
                 )
                 .map_err(|e| unique_conflict(e, "user_exists", format!("user {email} exists")))?;
-                db.user(&a, email.as_str())?
+                let view = db
+                    .user(a, email.as_str())?
                     .map(UserView::from)
-                    .ok_or_else(|| user_not_found(email.as_str()))
+                    .ok_or_else(|| user_not_found(email.as_str()))?;
+                db.audit(
+                    &audit::change(&caller, "user.create", format!("user:{email}"), now)
+                        .with_detail(serde_json::json!({
+                            "enabled": view.enabled,
+                            "groups": view.groups,
+                        })),
+                )?;
+                Ok(view)
             })
             .await
     }
 
     pub async fn update_user(
         &self,
-        account_id: &str,
+        caller: &Caller,
         email: &str,
         patch: UserPatch,
         now: DateTime<Utc>,
@@ -404,25 +414,50 @@ impl Services {
                 .transpose()?
                 .map(Groups::into_vec),
         };
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
-                if !db.update_user(&a, email.as_str(), &upd, now)? {
+                let a = &caller.account_id;
+                let before = db
+                    .user(a, email.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| user_not_found(email.as_str()))?;
+                if !db.update_user(a, email.as_str(), &upd, now)? {
                     return Err(user_not_found(email.as_str()));
                 }
-                db.user(&a, email.as_str())?
+                let view = db
+                    .user(a, email.as_str())?
                     .map(UserView::from)
-                    .ok_or_else(|| user_not_found(email.as_str()))
+                    .ok_or_else(|| user_not_found(email.as_str()))?;
+                // Field names only: a new phone number is not repeated here.
+                db.audit(
+                    &audit::change(&caller, "user.update", format!("user:{email}"), now)
+                        .with_detail(serde_json::json!({
+                            "fields": audit::changed_fields(&before, &view),
+                        })),
+                )?;
+                Ok(view)
             })
             .await
     }
 
-    pub async fn delete_user(&self, account_id: &str, email: &str) -> Result<(), Error> {
+    pub async fn delete_user(
+        &self,
+        caller: &Caller,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         let email = path_email(email)?;
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
-                if db.delete_user(&a, email.as_str())? {
+                if db.delete_user(&caller.account_id, email.as_str())? {
+                    db.audit(&audit::change(
+                        &caller,
+                        "user.delete",
+                        format!("user:{email}"),
+                        now,
+                    ))?;
                     Ok(())
                 } else {
                     Err(user_not_found(email.as_str()))
@@ -433,18 +468,24 @@ impl Services {
 
     pub async fn unlock_user(
         &self,
-        account_id: &str,
+        caller: &Caller,
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<UserView, Error> {
         let email = path_email(email)?;
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
-                if !db.unlock_user(&a, email.as_str(), now)? {
+                let a = &caller.account_id;
+                let was_locked = db.user(a, email.as_str())?.map(|u| u.locked_at.is_some());
+                if !db.unlock_user(a, email.as_str(), now)? {
                     return Err(user_not_found(email.as_str()));
                 }
-                db.user(&a, email.as_str())?
+                db.audit(
+                    &audit::change(&caller, "user.unlock", format!("user:{email}"), now)
+                        .with_detail(serde_json::json!({"was_locked": was_locked})),
+                )?;
+                db.user(a, email.as_str())?
                     .map(UserView::from)
                     .ok_or_else(|| user_not_found(email.as_str()))
             })
@@ -454,16 +495,17 @@ impl Services {
     /// Creates or updates every user of the CSV, or none if any row is bad.
     pub async fn import_users(
         &self,
-        account_id: &str,
+        caller: &Caller,
         body: Vec<u8>,
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, Error> {
         let rows = crate::blocking::run(move || parse_csv(&body))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
-        let a = account_id.to_string();
+        let caller = caller.clone();
         self.store
             .write(move |db| {
+                let a = &caller.account_id;
                 let mut s = ImportSummary {
                     created: 0,
                     updated: 0,
@@ -475,13 +517,13 @@ impl Services {
                         enabled: None,
                         groups: r.groups.clone().map(Groups::into_vec),
                     };
-                    if db.update_user(&a, r.email.as_str(), &upd, now)? {
+                    if db.update_user(a, r.email.as_str(), &upd, now)? {
                         s.updated += 1;
                     } else {
                         let name = r.name.as_deref().unwrap_or("");
                         let groups = r.groups.as_ref().map_or(&[][..], Groups::as_slice);
                         db.insert_user(
-                            &a,
+                            a,
                             r.email.as_str(),
                             r.phone.as_str(),
                             name,
@@ -492,6 +534,11 @@ impl Services {
                         s.created += 1;
                     }
                 }
+                db.audit(
+                    &audit::change(&caller, "user.import", None, now).with_detail(
+                        serde_json::json!({"created": s.created, "updated": s.updated}),
+                    ),
+                )?;
                 Ok(s)
             })
             .await

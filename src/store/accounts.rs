@@ -35,4 +35,19 @@ impl Db<'_> {
             })
             .optional()?)
     }
+
+    /// Every account, by name.
+    pub fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name, created_at FROM accounts ORDER BY name, id")?;
+        let rows = st.query_map([], |r| {
+            Ok(AccountRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: from_ms(r.get(2)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }

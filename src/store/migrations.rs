@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_limits.sql"),
     include_str!("migrations/0004_attempts.sql"),
     include_str!("migrations/0005_context.sql"),
+    include_str!("migrations/0006_admin.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -4,13 +4,16 @@
 
 mod accounts;
 mod apikeys;
+mod audit;
 mod challenges;
 mod grants;
 mod limits;
 mod migrations;
+mod operators;
 mod outbox;
 mod policies;
 mod queue;
+mod stats;
 mod systems;
 mod usage;
 mod users;
@@ -18,10 +21,13 @@ mod writer;
 
 pub use accounts::AccountRow;
 pub use apikeys::{ApiKeyRow, Scope};
+pub use audit::{AuditEntry, AuditFilter, AuditRow};
 pub use limits::SmsRefusalRow;
 pub use outbox::{AttemptRecord, OutboxCounts, OutboxEntry, OutboxRow};
+pub use operators::{OperatorRow, SessionRow, SetupTokenRow};
 pub use policies::PolicyRow;
 pub use queue::{QueueCount, QueueSummary};
+pub use stats::{HourCount, RecentLogin, SmsCount};
 pub use systems::{SystemFields, SystemRow};
 pub use usage::{UsageField, UsageRow};
 pub use users::{UserPage, UserRow, UserUpdate};

@@ -50,6 +50,8 @@ pub struct TestApp {
     pub sms_dir: TempDir,
     pub account: NewAccount,
     pub public_url: String,
+    /// The first-run link `serve` printed (no operator existed).
+    pub setup_link: Option<String>,
 }
 
 impl TestApp {
@@ -77,6 +79,7 @@ impl TestApp {
         let app = Application::build(config, clock.clone()).await.unwrap();
         let base = format!("http://{}", app.addr());
         let public_url = app.public_url().to_string();
+        let setup_link = app.setup_link().map(str::to_string);
         tokio::spawn(app.run_until_stopped());
         let mut t = Self {
             base,
@@ -86,6 +89,7 @@ impl TestApp {
             sms_dir,
             account: placeholder_account(),
             public_url,
+            setup_link,
         };
         t.account = t.new_account("Acme").await;
         t
@@ -98,7 +102,13 @@ impl TestApp {
         let name = name.to_string();
         flexsecure::blocking::run(move || {
             let store = Store::open(&dir).unwrap();
-            flexsecure::service::create_account(&store, &name, chrono::Utc::now()).unwrap()
+            flexsecure::service::create_account(
+                &store,
+                &name,
+                &flexsecure::domain::Actor::Cli,
+                chrono::Utc::now(),
+            )
+            .unwrap()
         })
         .await
         .unwrap()

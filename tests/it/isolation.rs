@@ -50,7 +50,13 @@ async fn revoked_keys_stop_working() {
     let id = t.account.manage_key_id.clone();
     flexsecure::blocking::run(move || {
         let store = flexsecure::store::Store::open(&dir).unwrap();
-        flexsecure::service::revoke_api_key(&store, &id, chrono::Utc::now()).unwrap();
+        flexsecure::service::revoke_api_key(
+            &store,
+            &id,
+            &flexsecure::domain::Actor::Cli,
+            chrono::Utc::now(),
+        )
+        .unwrap();
     })
     .await
     .unwrap();

@@ -4,7 +4,10 @@
 // Test code panics on purpose when something is off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod assertions;
+mod audit;
+mod browser;
 mod cli;
 mod crash;
 mod failover;

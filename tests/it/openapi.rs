@@ -36,6 +36,7 @@ const PRODUCT_ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v2/users/{email}/unlock"),
     ("post", "/v2/users/import"),
     ("get", "/v2/usage"),
+    ("get", "/v2/audit"),
 ];
 
 const METHODS: &[&str] = &[

@@ -1,11 +1,16 @@
 //! `POST /v2/system/authenticate/user`: check a PIN or link, advance the steps.
 
+use super::record::step_entry;
 use super::*;
+use crate::domain::Caller;
 
 impl Services {
+    /// Every checked step (approved, pending, wrong secret, expired, locked,
+    /// ...) is recorded in the audit log as `login.complete` by `caller`, in
+    /// its transaction. A request that names no authentication (404) is not.
     pub async fn complete(
         &self,
-        account_id: &str,
+        caller: &Caller,
         input: CompleteInput,
         now: DateTime<Utc>,
     ) -> Result<CompleteOutcome, Error> {
@@ -26,7 +31,7 @@ impl Services {
                 return Err(Invalid::new("request_id", "is not a request id").into());
             }
         }
-        let account_id = account_id.to_string();
+        let caller = caller.clone();
         let svc = self.clone();
         let request_id = input.request_id.clone();
         let (checked, queued) = self
@@ -34,7 +39,7 @@ impl Services {
             .write(move |db| {
                 svc.complete_tx(
                     db,
-                    &account_id,
+                    &caller,
                     &email,
                     &system,
                     request_id.as_deref(),
@@ -53,13 +58,14 @@ impl Services {
     fn complete_tx(
         &self,
         db: &Db<'_>,
-        account_id: &str,
+        caller: &Caller,
         email: &Email,
         system_name: &Name,
         request_id: Option<&str>,
         (factor, raw): (Factor, String),
         now: DateTime<Utc>,
     ) -> Result<(Checked, bool), Error> {
+        let account_id = caller.account_id.as_str();
         let not_found = || {
             Error::not_found(
                 "challenge_not_found",
@@ -89,12 +95,35 @@ impl Services {
             Some(c) if c.email == email.as_str() && c.system_name == system_name.as_str() => c,
             _ => return Err(not_found()),
         };
-        if let Some(refusal) = self.refuse_if_closed(db, &mut c, now)? {
+        let checked = self.check_secret(db, &mut c, system.as_ref(), factor, &raw, token, now)?;
+        let entry = step_entry(&caller.actor, "login.complete", &c, factor, &checked.0, now);
+        db.audit(&entry)?;
+        Ok(checked)
+    }
+
+    /// Checks the presented secret against the challenge's current step.
+    #[allow(clippy::too_many_arguments)]
+    fn check_secret(
+        &self,
+        db: &Db<'_>,
+        c: &mut Challenge,
+        system: Option<&SystemRow>,
+        factor: Factor,
+        raw: &str,
+        token: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(Checked, bool), Error> {
+        if let Some(refusal) = self.refuse_if_closed(db, c, now)? {
             return Ok((Checked::Refused(refusal), false));
         }
         let expected = match c.current_step() {
             Some(s) => s,
-            None => return Err(not_found()),
+            None => {
+                return Err(Error::not_found(
+                    "challenge_not_found",
+                    "no authentication in progress for this user and system",
+                ))
+            }
         };
         if expected != factor {
             return Ok((
@@ -115,11 +144,11 @@ impl Services {
         let matches = c.secret_hash.is_some_and(|h| crypto::ct_eq(&h, &presented));
         if !matches {
             return Ok((
-                Checked::Refused(self.wrong_secret(db, &mut c, factor, now)?),
+                Checked::Refused(self.wrong_secret(db, c, factor, now)?),
                 false,
             ));
         }
-        self.satisfy(db, &mut c, system.as_ref(), now)
+        self.satisfy(db, c, system, now)
     }
 
     /// Refusals that do not depend on the secret: locked user, dead or

@@ -1,6 +1,8 @@
 //! Status polling and the link confirmation page.
 
+use super::record::step_entry;
 use super::*;
+use crate::domain::Actor;
 
 impl Services {
     pub async fn status(
@@ -75,15 +77,18 @@ impl Services {
     /// matching, `pick` must be the code the application shows; a wrong pick
     /// counts as a failed attempt and voids this link (another try on the
     /// same three numbers would make the check worthless), a missing pick
-    /// changes nothing.
+    /// changes nothing. Each decision is recorded in the audit log as
+    /// `login.link_page` by `actor` (the page: `Actor::System`).
     pub async fn confirm_link(
         &self,
+        actor: &Actor,
         token: &str,
         pick: Option<u8>,
         now: DateTime<Utc>,
     ) -> Result<CompleteOutcome, Error> {
         let svc = self.clone();
         let token = token.to_string();
+        let actor = actor.clone();
         let (checked, queued) = self
             .store
             .write(move |db| {
@@ -91,37 +96,60 @@ impl Services {
                 let mut c = db
                     .challenge_by_secret(&link_hash(&svc.key, &token))?
                     .ok_or_else(not_found)?;
-                if let Some(refusal) = svc.refuse_if_closed(db, &mut c, now)? {
-                    return Ok((Checked::Refused(refusal), false));
-                }
-                if c.current_step() != Some(Factor::Passwordless) {
-                    return Err(not_found());
-                }
-                if let Some(m) = c.match_code {
-                    match pick {
-                        None => {
-                            return Err(Invalid::new(
-                                "pick",
-                                "pick the number the application shows",
-                            )
-                            .into())
-                        }
-                        Some(p) if p != m.code => {
-                            c.secret_hash = None;
-                            c.match_code = None;
-                            let e = svc.wrong_secret(db, &mut c, Factor::Passwordless, now)?;
-                            return Ok((Checked::Refused(e), false));
-                        }
-                        Some(_) => c.page_approved = true,
-                    }
-                }
-                let system = db.system(&c.account_id, &c.system_name)?;
-                svc.satisfy(db, &mut c, system.as_ref(), now)
+                let checked = svc.check_page(db, &mut c, pick, now)?;
+                let factor = Factor::Passwordless;
+                db.audit(&step_entry(
+                    &actor,
+                    "login.link_page",
+                    &c,
+                    factor,
+                    &checked.0,
+                    now,
+                ))?;
+                Ok::<_, Error>(checked)
             })
             .await?;
         if queued {
             self.outbox_ready.notify_one();
         }
         self.finish(checked, now)
+    }
+}
+
+impl Services {
+    /// The page's decision on challenge `c`: refused when closed, a wrong
+    /// pick voids the link, else the link step is satisfied. A missing pick
+    /// and a challenge not at its link step are errors (nothing recorded).
+    fn check_page(
+        &self,
+        db: &Db<'_>,
+        c: &mut Challenge,
+        pick: Option<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<(Checked, bool), Error> {
+        if let Some(refusal) = self.refuse_if_closed(db, c, now)? {
+            return Ok((Checked::Refused(refusal), false));
+        }
+        if c.current_step() != Some(Factor::Passwordless) {
+            return Err(Error::not_found("link_not_found", "this link is not valid"));
+        }
+        if let Some(m) = c.match_code {
+            match pick {
+                None => {
+                    return Err(
+                        Invalid::new("pick", "pick the number the application shows").into(),
+                    )
+                }
+                Some(p) if p != m.code => {
+                    c.secret_hash = None;
+                    c.match_code = None;
+                    let e = self.wrong_secret(db, c, Factor::Passwordless, now)?;
+                    return Ok((Checked::Refused(e), false));
+                }
+                Some(_) => c.page_approved = true,
+            }
+        }
+        let system = db.system(&c.account_id, &c.system_name)?;
+        self.satisfy(db, c, system.as_ref(), now)
     }
 }

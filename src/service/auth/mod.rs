@@ -6,6 +6,7 @@ mod complete;
 mod context;
 mod decide;
 mod link;
+mod record;
 mod start;
 
 pub use context::LoginContext;

@@ -1,23 +1,27 @@
 //! `POST /v2/user/authenticate`: the policy decides; then a new challenge,
 //! a resend on the live one, an approval at once, or a refusal.
 
+use super::record::{refusal_reason, StartRecord};
 use super::*;
-use crate::domain::{Outcome, Steps};
+use crate::domain::{Caller, Outcome, Steps};
+use serde_json::json;
 
 impl Services {
+    /// Every decision (pending, approved, denied, refused) is recorded in
+    /// the audit log as `login.start` by `caller`, in its transaction.
     pub async fn start(
         &self,
-        account_id: &str,
+        caller: &Caller,
         input: StartInput,
         now: DateTime<Utc>,
     ) -> Result<StartOutcome, Error> {
         let (email, system) = parse_names(&input.email, &input.system)?;
         let ctx = LoginContext::parse(input.context)?;
-        let account_id = account_id.to_string();
+        let caller = caller.clone();
         let svc = self.clone();
         let (outcome, queued) = self
             .store
-            .write(move |db| svc.start_tx(db, &account_id, &email, &system, &ctx, now))
+            .write(move |db| svc.start_tx(db, &caller, &email, &system, &ctx, now))
             .await?;
         if queued {
             self.outbox_ready.notify_one();
@@ -31,12 +35,13 @@ impl Services {
     fn start_tx(
         &self,
         db: &Db<'_>,
-        account_id: &str,
+        caller: &Caller,
         email: &Email,
         system_name: &Name,
         ctx: &LoginContext,
         now: DateTime<Utc>,
     ) -> Result<(Result<(StartOutcome, Option<Assertion>), Error>, bool), Error> {
+        let account_id = caller.account_id.as_str();
         let system = db
             .system(account_id, system_name.as_str())?
             .ok_or_else(|| {
@@ -62,8 +67,17 @@ impl Services {
             now,
         )?;
         let matched_rule = decided.matched_rule();
+        let record = StartRecord {
+            actor: &caller.actor,
+            account_id,
+            email: email.as_str(),
+            system: &system.name,
+            matched_rule: matched_rule.clone(),
+            decoy,
+        };
         if decided.decision.outcome == Outcome::Deny {
             tracing::info!(system = %system.name, matched_rule, "start denied by policy");
+            record.write(db, None, "denied", json!({}), now)?;
             return Ok((Err(Error::DeniedByPolicy { matched_rule }), false));
         }
         let mut steps = decided.steps.clone();
@@ -95,18 +109,24 @@ impl Services {
                     && !steps.is_empty()
                     && live.status_at(now) == ChallengeStatus::Pending
                 {
-                    live.may_send_sms(now)
-                        .map_err(|RetryAfter(s)| Error::RateLimited { retry_after: s })?;
                     // A refused resend keeps the challenge as it is.
-                    let phone = user.as_ref().map(|u| u.phone.as_str());
-                    if let Some(refused) =
-                        self.admit_sms(db, account_id, &live.email, phone, now)?
-                    {
+                    let refused = match live.may_send_sms(now) {
+                        Err(RetryAfter(s)) => Some(Error::RateLimited { retry_after: s }),
+                        Ok(()) => {
+                            let phone = user.as_ref().map(|u| u.phone.as_str());
+                            self.admit_sms(db, account_id, &live.email, phone, now)?
+                        }
+                    };
+                    if let Some(refused) = refused {
+                        let reason = json!({"reason": refusal_reason(&refused)});
+                        record.write(db, Some(&live.id), "refused", reason, now)?;
                         return Ok((Err(refused), false));
                     }
                     let sms = self.send_step(db, &mut live, &system, user.as_ref(), now)?;
                     db.update_challenge(&live, now)?;
                     let queued = enqueue(db, &live, sms, now)?;
+                    let detail = json!({"steps": live.steps(), "acr": live.acr, "resend": true});
+                    record.write(db, Some(&live.id), "pending", detail, now)?;
                     return Ok((Ok((outcome(&live), None)), queued));
                 }
                 expire(db, &mut live, now)?;
@@ -165,18 +185,24 @@ impl Services {
             db.bump_usage(account_id, &month_of(now), UsageField::Starts)?;
             db.bump_usage(account_id, &month_of(now), UsageField::Approvals)?;
             tracing::info!(request_id = %c.id, matched_rule = c.matched_rule.as_deref(), "start approved without SMS");
+            let detail = json!({"steps": [], "acr": c.acr, "amr": c.amr, "session": c.session_id});
+            record.write(db, Some(&c.id), "approved", detail, now)?;
             let claims = self.claims(&c);
             return Ok((Ok((outcome(&c), claims)), false));
         }
         // A refused start creates no challenge; the refusal is recorded.
         let phone = user.as_ref().map(|u| u.phone.as_str());
         if let Some(refused) = self.admit_sms(db, account_id, email.as_str(), phone, now)? {
+            let reason = json!({"reason": refusal_reason(&refused)});
+            record.write(db, None, "refused", reason, now)?;
             return Ok((Err(refused), false));
         }
         let sms = self.send_step(db, &mut c, &system, user.as_ref(), now)?;
         db.insert_challenge(&c)?;
         let queued = enqueue(db, &c, sms, now)?;
         db.bump_usage(account_id, &month_of(now), UsageField::Starts)?;
+        let detail = json!({"steps": c.steps(), "acr": c.acr, "session": c.session_id});
+        record.write(db, Some(&c.id), "pending", detail, now)?;
         if let Some(reason) = decoy {
             tracing::info!(request_id = %c.id, reason = reason.as_str(), "start answered without SMS");
         }

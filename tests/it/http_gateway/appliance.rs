@@ -82,7 +82,13 @@ impl GatewayApp {
         std::mem::forget(stop);
         let st = store.clone();
         let account = flexsecure::blocking::run(move || {
-            flexsecure::service::create_account(&st, "Acme", chrono::Utc::now()).unwrap()
+            flexsecure::service::create_account(
+                &st,
+                "Acme",
+                &flexsecure::domain::Actor::Cli,
+                chrono::Utc::now(),
+            )
+            .unwrap()
         })
         .await
         .unwrap();

@@ -1,0 +1,46 @@
+//! An account operator sees and changes only its own account.
+
+use super::{logged_in, Admin, PASSWORD};
+use crate::harness::TestApp;
+use flexsecure::domain::OperatorRole;
+
+#[tokio::test]
+async fn an_account_operator_cannot_reach_another_account() {
+    let t = TestApp::spawn().await;
+    let _root = logged_in(&t).await;
+    let other = t.new_account("Other").await;
+    let (dir, mine) = (
+        t.data_dir.path().to_path_buf(),
+        t.account.account_id.clone(),
+    );
+    let url = t.public_url.clone();
+    let link = flexsecure::blocking::run(move || {
+        let store = flexsecure::store::Store::open(&dir).unwrap();
+        flexsecure::service::create_operator(
+            &store,
+            &url,
+            "ops",
+            OperatorRole::Account(mine),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut a = Admin::new(&t);
+    assert_eq!(a.setup(&link, None, PASSWORD).await.status, 200);
+    assert_eq!(a.login("ops", PASSWORD).await.status, 303);
+
+    let mine = format!("/admin/a/{}", t.account.account_id);
+    assert_eq!(a.get("/admin").await.location(), Some(mine.as_str()));
+    assert_eq!(a.get(&mine).await.status, 200);
+    let theirs = format!("/admin/a/{}", other.account_id);
+    assert_eq!(a.get(&theirs).await.status, 403);
+    assert_eq!(a.get("/admin/a/acc_doesnotexist").await.status, 403);
+    assert_eq!(a.get("/admin/accounts").await.status, 403);
+    let csrf = a.csrf(&mine).await;
+    let p = a
+        .post("/admin/accounts", &[("name", "Mine now"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, 403);
+}
