@@ -36,6 +36,26 @@ pub fn account_create(config: &Config, name: &str, json: bool) -> anyhow::Result
     })
 }
 
+/// `flexsecure operator create`: an operator without a password and the
+/// one-time link where it chooses one.
+pub fn operator_create(
+    config: &Config,
+    username: &str,
+    account: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let role = match account {
+        Some(a) => crate::domain::OperatorRole::Account(a),
+        None => crate::domain::OperatorRole::Appliance,
+    };
+    let url = config.public_url(config.listen_addr()?);
+    let link = service::create_operator(&store(config)?, &url, username, role, Utc::now())?;
+    let v = serde_json::json!({ "username": username.trim().to_lowercase(), "setup_link": link });
+    print(json, &v, |_| {
+        format!("Operator created. Send this one-time link (valid 24 h) to choose a password:\n  {link}")
+    })
+}
+
 pub fn apikey_create(
     config: &Config,
     account: &str,
@@ -364,12 +384,12 @@ pub fn audit(
     let page = service::read_audit_log(&store(config)?, scope, q)?;
     print(json, &page, |page| {
         let mut out = format!(
-            "{:<6} {:<24} {:<22} {:<20} {:<18} {:<34} {:<12} detail",
+            "{:<6} {:<24} {:<22} {:<20} {:<21} {:<34} {:<12} detail",
             "id", "at", "actor", "action", "account", "target", "outcome"
         );
         for e in &page.entries {
             out.push_str(&format!(
-                "\n{:<6} {:<24} {:<22} {:<20} {:<18} {:<34} {:<12} {}",
+                "\n{:<6} {:<24} {:<22} {:<20} {:<21} {:<34} {:<12} {}",
                 e.id,
                 e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 e.actor,

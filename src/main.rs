@@ -41,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Operators of the admin UI.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// API keys.
     Apikey {
         #[command(subcommand)]
@@ -142,6 +147,19 @@ enum ApikeyCommand {
     Revoke { key_id: String },
 }
 
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator and print a one-time link (valid 24 h) where the
+    /// operator chooses a password. Without --account: an appliance
+    /// operator (every account, the channels); with it: that account only.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     flexsecure::telemetry::init();
@@ -171,6 +189,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account {
             command: AccountCommand::Create { name },
         } => flexsecure::cli::account_create(&config, &name, json),
+        Command::Operator {
+            command: OperatorCommand::Create { username, account },
+        } => flexsecure::cli::operator_create(&config, &username, account, json),
         Command::Apikey { command } => match command {
             ApikeyCommand::Create { account, scope } => {
                 let scope = match scope {

@@ -9,6 +9,7 @@ pub mod extract;
 mod jwks;
 mod link_page;
 mod login;
+mod outbox;
 mod policies;
 mod request_id;
 mod sms_limits;
@@ -93,6 +94,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(systems::revoke)
         .service(systems::granted)
         .service(users::import)
+        .service(outbox::export)
         .service(users::list)
         .service(users::create)
         .service(users::get)
@@ -101,6 +103,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::unlock)
         .service(users::usage)
         .service(sms_status::status)
+        .service(outbox::list)
         .service(audit::list);
     // Delivery reports from HTTP gateways (their secret, no API key).
     cfg.service(dlr::report_get).service(dlr::report_post);

@@ -159,3 +159,107 @@ impl Services {
         })
     }
 }
+
+/// Statuses an outbox message can have.
+pub const OUTBOX_STATUSES: [&str; 5] = ["queued", "sending", "sent", "failed", "expired"];
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OutboxPage {
+    /// Newest first; no message text (it holds secrets).
+    pub messages: Vec<crate::store::OutboxListRow>,
+    /// Pass as `before` for the next (older) page.
+    pub next_before: Option<i64>,
+}
+
+impl Services {
+    /// An account's SMS, newest first: `status` one of [`OUTBOX_STATUSES`],
+    /// `limit` 1–500 (default 100).
+    pub async fn outbox(
+        &self,
+        account_id: &str,
+        status: Option<String>,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<OutboxPage, Error> {
+        use crate::domain::Invalid;
+        let limit = limit.unwrap_or(100);
+        if !(1..=500).contains(&limit) {
+            return Err(Invalid::new("limit", "must be between 1 and 500").into());
+        }
+        if let Some(s) = &status {
+            if !OUTBOX_STATUSES.contains(&s.as_str()) {
+                return Err(Invalid::new(
+                    "status",
+                    "must be queued, sending, sent, failed or expired",
+                )
+                .into());
+            }
+        }
+        let a = account_id.to_string();
+        let mut messages = self
+            .store
+            .read(move |db| db.outbox_page(&a, status.as_deref(), before, limit + 1))
+            .await?;
+        let more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        Ok(OutboxPage {
+            next_before: if more {
+                messages.last().map(|m| m.id)
+            } else {
+                None
+            },
+            messages,
+        })
+    }
+}
+
+impl Services {
+    /// Records a test SMS sent from the channels page (no number, no text).
+    pub async fn record_test_sms(
+        &self,
+        actor: &crate::domain::Actor,
+        sent: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        let e = super::audit::entry(
+            actor,
+            None,
+            "sms.test",
+            None::<String>,
+            if sent { "sent" } else { "not_sent" },
+            now,
+        );
+        self.store.write(move |db| db.audit(&e)).await?;
+        Ok(())
+    }
+}
+
+impl Services {
+    /// Every user of the account as CSV in the import's format
+    /// (`email,phone,name,groups`, groups joined by `;`), so an export can
+    /// be edited and imported again.
+    pub async fn export_users_csv(&self, account_id: &str) -> Result<Vec<u8>, Error> {
+        let a = account_id.to_string();
+        self.store
+            .read(move |db| {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let io = |e: csv::Error| Error::Internal(e.to_string());
+                w.write_record(["email", "phone", "name", "groups"])
+                    .map_err(io)?;
+                let mut after: Option<String> = None;
+                loop {
+                    let page = db.users_page(&a, None, after.as_deref(), 500)?;
+                    for u in &page.users {
+                        w.write_record([&u.email, &u.phone, &u.name, &u.groups.join(";")])
+                            .map_err(io)?;
+                    }
+                    match page.next_after {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+            })
+            .await
+    }
+}

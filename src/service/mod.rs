@@ -16,15 +16,16 @@ pub use accounts::{
     create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity,
     NewAccount, NewApiKey,
 };
+pub use admin::{AccountView, ChannelCount, DashboardView, HourBar, OutboxPage, OUTBOX_STATUSES};
 pub use audit::{
-    read_audit_log, AuditPage, AuditQuery, AuditScope, AuditView, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE,
+    read_audit_log, AuditPage, AuditQuery, AuditScope, AuditView, DEFAULT_AUDIT_PAGE,
+    MAX_AUDIT_PAGE,
 };
 pub use auth::{
     matched_rule_json, CompleteInput, CompleteOutcome, LinkView, LoginContext, StartInput,
     StartOutcome, StatusView,
 };
 pub use limits::{SmsCountriesView, SmsLimitKind, SmsRefusalView, COUNTRY_DENIED};
-pub use admin::{AccountView, ChannelCount, DashboardView, HourBar};
 pub use operators::{
     create_operator, NewSession, OperatorSession, SetupView, SESSION_ABSOLUTE_SECONDS,
     SESSION_IDLE_SECONDS,

@@ -215,3 +215,69 @@ fn keys_rotate_then_list() {
     assert!(ok, "{err}");
     assert!(out.contains("within a few seconds"), "{out}");
 }
+
+#[test]
+fn operator_create_prints_a_one_time_setup_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let acc = run_json(
+        dir.path(),
+        &[
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--data-dir",
+            data,
+            "--json",
+        ],
+    );
+    let account = acc["account_id"].as_str().unwrap();
+    let v = run_json(
+        dir.path(),
+        &[
+            "operator",
+            "create",
+            "--username",
+            "Ops",
+            "--account",
+            account,
+            "--data-dir",
+            data,
+            "--json",
+        ],
+    );
+    assert_eq!(v["username"], "ops");
+    assert!(
+        v["setup_link"].as_str().unwrap().contains("/admin/setup/"),
+        "{v}"
+    );
+    // The same name again, or an unknown account: refused.
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "operator",
+            "create",
+            "--username",
+            "ops",
+            "--data-dir",
+            data,
+        ],
+    );
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "operator",
+            "create",
+            "--username",
+            "x",
+            "--account",
+            "acc_nope",
+            "--data-dir",
+            data,
+        ],
+    );
+    assert!(!ok && err.contains("no account"), "{err}");
+}

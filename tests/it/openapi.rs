@@ -35,6 +35,8 @@ const PRODUCT_ENDPOINTS: &[(&str, &str)] = &[
     ("delete", "/v2/users/{email}"),
     ("post", "/v2/users/{email}/unlock"),
     ("post", "/v2/users/import"),
+    ("get", "/v2/users/export"),
+    ("get", "/v2/sms/outbox"),
     ("get", "/v2/usage"),
     ("get", "/v2/audit"),
 ];

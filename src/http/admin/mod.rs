@@ -9,8 +9,10 @@
 mod accounts;
 mod audit;
 mod auth_pages;
+mod keys;
 mod policies;
 mod session;
+mod sms;
 mod systems;
 mod users;
 
@@ -51,10 +53,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(systems::revoke)
         // `import` before `{email}/{action}`.
         .service(users::import)
+        .service(users::export)
         .service(users::list)
         .service(users::create)
         .service(users::act)
-        .service(audit::list);
+        .service(audit::list)
+        .service(keys::list)
+        .service(keys::create)
+        .service(keys::revoke)
+        .service(sms::channels)
+        .service(sms::test_sms)
+        .service(sms::outbox);
 }
 
 /// An HTML response with the admin UI's security headers.

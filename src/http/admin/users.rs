@@ -207,3 +207,24 @@ pub async fn act(
         Err(e) => Err(e.into()),
     }
 }
+
+/// Every user as CSV, the import's format.
+#[get("/admin/a/{account}/users.csv")]
+pub async fn export(
+    s: AdminSession,
+    account: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let a = s.account(&account).await?;
+    let csv = s.state.services.export_users_csv(&a.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "text/csv; charset=utf-8",
+        ))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"users.csv\"",
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(csv))
+}

@@ -44,3 +44,39 @@ async fn an_account_operator_cannot_reach_another_account() {
         .await;
     assert_eq!(p.status, 403);
 }
+
+#[tokio::test]
+async fn the_channels_are_for_appliance_operators_only() {
+    let t = TestApp::spawn().await;
+    let _root = logged_in(&t).await;
+    let (dir, mine) = (
+        t.data_dir.path().to_path_buf(),
+        t.account.account_id.clone(),
+    );
+    let url = t.public_url.clone();
+    let link = flexsecure::blocking::run(move || {
+        let store = flexsecure::store::Store::open(&dir).unwrap();
+        flexsecure::service::create_operator(
+            &store,
+            &url,
+            "ops2",
+            OperatorRole::Account(mine),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut a = Admin::new(&t);
+    a.setup(&link, None, PASSWORD).await;
+    a.login("ops2", PASSWORD).await;
+    assert_eq!(a.get("/admin/channels").await.status, 403);
+    let csrf = a.csrf(&format!("/admin/a/{}", t.account.account_id)).await;
+    let p = a
+        .post(
+            "/admin/channels/test",
+            &[("csrf", &csrf), ("to", "+41790000399"), ("text", "x")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+}

@@ -141,3 +141,106 @@ async fn forms_create_what_a_login_needs_and_the_login_shows_up() {
     let users = a.get(&format!("{base}/users")).await;
     assert!(!users.body.contains("bob@example.com"));
 }
+
+#[tokio::test]
+async fn keys_channels_outbox_and_export() {
+    let t = TestApp::spawn_with(|c| c.sms.limits.per_number.max = 0).await;
+    let mut a = logged_in(&t).await;
+    let base = format!("/admin/a/{}", t.account.account_id);
+    let csrf = a.csrf(&base).await;
+
+    // A new key is shown once, works, and can be revoked.
+    let p = a
+        .post(
+            &format!("{base}/keys"),
+            &[("csrf", &csrf), ("scope", "manage")],
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let key = p
+        .body
+        .split("id=\"new-key\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = t
+        .req(reqwest::Method::GET, "/v2/users", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listed = a.get(&format!("{base}/keys")).await;
+    assert!(!listed.body.contains(&key), "never shown again");
+    let key_id = listed
+        .body
+        .split("/keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let p = a
+        .post(&format!("{base}/keys/{key_id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, 303);
+
+    // The channels page (the console channel here) sends a test SMS.
+    let p = a.get("/admin/channels").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("console"), "{}", p.body);
+    let p = a
+        .post(
+            "/admin/channels/test",
+            &[("csrf", &csrf), ("to", "+41790000309"), ("text", "hello")],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("sent via console"), "{}", p.body);
+    assert_eq!(t.wait_sms("+41790000309", 1).await, "hello");
+
+    // A login's SMS in the outbox, without its text; the API says the same.
+    t.system_with_user("CRM", "pin", "ann@example.com", "+41790000310")
+        .await;
+    let (_, start) = json(t.start("ann@example.com", "CRM").await).await;
+    let pin = pin_of(&t.wait_sms("+41790000310", 1).await);
+    let p = a.get(&format!("{base}/outbox?status=sent")).await;
+    assert!(
+        p.body.contains(start["request_id"].as_str().unwrap()),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains(&pin));
+    let (s, api) = json(
+        t.manage(reqwest::Method::GET, "/v2/sms/outbox?status=sent")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(api["messages"][0]["request_id"], start["request_id"]);
+    let (s, _) = json(
+        t.manage(reqwest::Method::GET, "/v2/sms/outbox?status=bogus")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+
+    // CSV export, in the import's format, from the page and the API.
+    let p = a.get(&format!("{base}/users.csv")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.starts_with("email,phone,name,groups\n"));
+    assert!(p.body.contains("ann@example.com,+41790000310,"));
+    let r = t
+        .manage(reqwest::Method::GET, "/v2/users/export")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), p.body);
+}

@@ -95,11 +95,13 @@ impl Browser {
              chromium and chromium-driver (scripts/test does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let log_path = dir.path().join("chromedriver.log");
+        let log_path = PathBuf::from(format!("/tmp/cdlogs/{}.log", std::process::id()));
+        std::fs::create_dir_all("/tmp/cdlogs").unwrap();
         let profile = dir.path().join("profile");
         let log = std::fs::File::create(&log_path).unwrap();
         let driver = Command::new(CHROMEDRIVER)
             .arg("--port=0")
+            .arg("--verbose")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

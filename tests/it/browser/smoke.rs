@@ -38,13 +38,17 @@ async fn passwordless_link_confirmed_in_chromium() {
     b.click(&format!("button[name=pick][value='{code}']")).await;
     eprintln!("T clicked {:?}", t0.elapsed());
     b.screenshot("confirmed").await;
+    eprintln!("T shot2 {:?}", t0.elapsed());
     assert_eq!(b.text("h1").await, "Signed in");
+    eprintln!("T h1 {:?}", t0.elapsed());
     assert!(
         b.text("main p").await.contains("confirmed"),
         "{}",
         b.html().await
     );
+    eprintln!("T p {:?}", t0.elapsed());
     assert_eq!(b.current_url().await, link);
+    eprintln!("T url {:?}", t0.elapsed());
     assert_eq!(b.external_requests(&t.base).await, Vec::<String>::new());
     assert_eq!(t.status(&rid).await["status"], "approved");
     eprintln!("T done {:?}", t0.elapsed());
