@@ -141,7 +141,7 @@ impl Db<'_> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {COLS} FROM users
              WHERE account_id = ?1
-               AND (?2 IS NULL OR email > ?2)
+               AND email > coalesce(?2, '')
                AND (?3 IS NULL OR email LIKE ?3 ESCAPE '\\' OR name LIKE ?3 ESCAPE '\\')
              ORDER BY email LIMIT ?4"
         ))?;

@@ -9,7 +9,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-const PAGE: u32 = 50;
+const PAGE: u32 = 100;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]

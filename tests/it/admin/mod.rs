@@ -4,6 +4,7 @@
 
 mod access;
 mod pages;
+mod scale;
 mod sessions;
 
 use crate::harness::TestApp;

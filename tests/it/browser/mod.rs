@@ -11,6 +11,11 @@
 //! `Browser` ends the session (Chromium quits), then kills chromedriver's
 //! process group, so no process outlives the test.
 //!
+//! `click` and `submit` wait for the page load they start: chromedriver's
+//! own wait misses a form POST that has not begun when the click returns,
+//! and the next command (a screenshot) then meets the page swap and stalls
+//! for chromedriver's 10 s renderer timeout, or reads the old page.
+//!
 //! The methods are thin wrappers over fantoccini that panic with a message
 //! naming what failed; every wait is bounded in time. Screenshots go to
 //! `<target dir>/screenshots/<test name>/NN-<name>.png`.
@@ -22,6 +27,8 @@ use fantoccini::wd::{Capabilities, TimeoutConfiguration};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
+use std::fmt::Display;
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -53,8 +60,13 @@ const CHROMIUM_ARGS: &[&str] = &[
 const DRIVER_START: Duration = Duration::from_secs(10);
 /// Chromium started and the WebDriver session created.
 const SESSION_START: Duration = Duration::from_secs(30);
+/// A page load, also one that a click starts.
+const PAGE_LOAD: Duration = Duration::from_secs(10);
 /// How long `find` and friends wait for an element to appear.
 const FIND_WAIT: Duration = Duration::from_secs(5);
+/// Any one WebDriver command (a page load and chromedriver's 10 s renderer
+/// timeout fit in it).
+const COMMAND: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
 /// A cookie as WebDriver reports it (`None`: WebDriver did not say).
@@ -95,13 +107,11 @@ impl Browser {
              chromium and chromium-driver (scripts/test does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let log_path = PathBuf::from(format!("/tmp/cdlogs/{}.log", std::process::id()));
-        std::fs::create_dir_all("/tmp/cdlogs").unwrap();
+        let log_path = dir.path().join("chromedriver.log");
         let profile = dir.path().join("profile");
         let log = std::fs::File::create(&log_path).unwrap();
         let driver = Command::new(CHROMEDRIVER)
             .arg("--port=0")
-            .arg("--verbose")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -114,9 +124,7 @@ impl Browser {
             driver: Some(driver),
             log_path,
         };
-        let t0 = Instant::now();
         let port = starting.wait_ready().await;
-        eprintln!("T driver ready {:?}", t0.elapsed());
         let webdriver = format!("http://127.0.0.1:{port}");
 
         let mut caps = Capabilities::new();
@@ -146,15 +154,15 @@ impl Browser {
                 starting.log()
             ),
         };
-        let session_id = client.session_id().await.unwrap().unwrap_or_default();
-        client
-            .update_timeouts(TimeoutConfiguration::new(
-                Some(Duration::from_secs(5)),
-                Some(Duration::from_secs(10)),
-                Some(Duration::ZERO),
-            ))
+        let session_id = within("session id", client.session_id())
             .await
-            .unwrap();
+            .unwrap_or_default();
+        let timeouts = TimeoutConfiguration::new(
+            Some(Duration::from_secs(5)),
+            Some(PAGE_LOAD),
+            Some(Duration::ZERO),
+        );
+        within("setting timeouts", client.update_timeouts(timeouts)).await;
         Browser {
             client,
             driver: starting.driver.take().unwrap(),
@@ -168,10 +176,7 @@ impl Browser {
 
     /// Opens `url` and waits for it to load (at most 10 s).
     pub async fn goto(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+        within(format!("goto {url}"), self.client.goto(url)).await;
     }
 
     /// The first element matching `css`, waiting for it at most 5 s.
@@ -194,19 +199,21 @@ impl Browser {
 
     /// Every element matching `css` now (possibly none; no wait).
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
-        self.client
-            .find_all(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("find_all {css}: {e}"))
+        within(
+            format!("find_all {css}"),
+            self.client.find_all(Locator::Css(css)),
+        )
+        .await
     }
 
-    /// Clicks the element matching `css` (a navigation it starts is waited for).
+    /// Clicks the element matching `css`. A navigation the click starts (a
+    /// form it submits, a link it follows) is waited for until the new page
+    /// has loaded (at most 10 s): chromedriver's own wait can miss a form
+    /// POST that has not started yet, and a screenshot sent into the page
+    /// swap then stalls for 10 s.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let el = self.find(css).await;
+        self.click_and_settle(el, css).await;
     }
 
     /// Replaces the content of the field matching `css` with `text`.
@@ -214,14 +221,8 @@ impl Browser {
     #[allow(dead_code)]
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;
-        field
-            .clear()
-            .await
-            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
-        field
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+        within(format!("clear {css}"), field.clear()).await;
+        within(format!("type into {css}"), field.send_keys(text)).await;
     }
 
     /// Submits the form matching `css` with its first submit button, as a
@@ -229,38 +230,84 @@ impl Browser {
     // Unused until the admin UI tests (checked by hand on a local form).
     #[allow(dead_code)]
     pub async fn submit(&self, form_css: &str) {
-        self.find(form_css).await;
-        self.client
-            .form(Locator::Css(form_css))
-            .await
-            .unwrap_or_else(|e| panic!("form {form_css}: {e}"))
-            .submit()
-            .await
-            .unwrap_or_else(|e| panic!("submit {form_css}: {e}"));
+        const SUBMITS: &str = "button:not([type]), button[type=submit], input[type=submit]";
+        let form = self.find(form_css).await;
+        let button = within(
+            format!("no submit button in {form_css}"),
+            form.find(Locator::Css(SUBMITS)),
+        )
+        .await;
+        self.click_and_settle(button, &format!("{form_css}'s submit button"))
+            .await;
+    }
+
+    /// Clicks `el`, then waits (bounded) for the navigation it starts, if
+    /// any. The page notes a submit or link click that nothing cancelled;
+    /// the new page lacks that note and says when it has loaded.
+    async fn click_and_settle(&self, el: Element, what: &str) {
+        const ARM: &str = r#"
+            window.__browserNav = 'none';
+            if (!window.__browserArmed) {
+                window.__browserArmed = true;
+                addEventListener('submit', e => {
+                    if (!e.defaultPrevented) window.__browserNav = 'leaving';
+                });
+                addEventListener('click', e => {
+                    const a = e.target.closest && e.target.closest('a[href]');
+                    if (e.defaultPrevented || !a || a.hasAttribute('download')) return;
+                    if (a.target && a.target !== '_self') return;
+                    const u = new URL(a.href, document.baseURI);
+                    const here = new URL(location.href);
+                    if (u.hash && u.origin === here.origin && u.pathname === here.pathname
+                        && u.search === here.search) return;
+                    window.__browserNav = 'leaving';
+                });
+            }
+        "#;
+        const PROBE: &str = r#"
+            if (window.__browserNav !== undefined) return window.__browserNav;
+            return document.readyState === 'complete' ? 'loaded' : 'loading';
+        "#;
+        within(
+            format!("before clicking {what}"),
+            self.client.execute(ARM, Vec::new()),
+        )
+        .await;
+        within(format!("click {what}"), el.click()).await;
+        let deadline = Instant::now() + PAGE_LOAD;
+        let mut state = String::new();
+        for _ in 0..(PAGE_LOAD.as_millis() / POLL.as_millis()) {
+            // A script that meets the page swap fails; that is "loading".
+            let probe = self.client.execute(PROBE, Vec::new());
+            state = match tokio::time::timeout(COMMAND, probe).await {
+                Ok(Ok(Value::String(s))) => s,
+                _ => "loading".into(),
+            };
+            if state == "none" || state == "loaded" || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        assert!(
+            state == "none" || state == "loaded",
+            "the page that clicking {what} opens did not load within {PAGE_LOAD:?} ({state})"
+        );
     }
 
     /// The visible text of the element matching `css`.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css)
-            .await
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+        let el = self.find(css).await;
+        within(format!("text of {css}"), el.text()).await
     }
 
     /// The current page's HTML (the DOM as it is now).
     pub async fn html(&self) -> String {
-        self.client
-            .source()
-            .await
-            .unwrap_or_else(|e| panic!("page source: {e}"))
+        within("page source", self.client.source()).await
     }
 
     pub async fn current_url(&self) -> String {
-        self.client
-            .current_url()
+        within("current url", self.client.current_url())
             .await
-            .unwrap_or_else(|e| panic!("current url: {e}"))
             .to_string()
     }
 
@@ -268,10 +315,8 @@ impl Browser {
     // Unused until the admin UI tests (checked by hand on a local form).
     #[allow(dead_code)]
     pub async fn cookies(&self) -> Vec<BrowserCookie> {
-        self.client
-            .get_all_cookies()
+        within("cookies", self.client.get_all_cookies())
             .await
-            .unwrap_or_else(|e| panic!("cookies: {e}"))
             .iter()
             .map(|c| BrowserCookie {
                 name: c.name().to_string(),
@@ -288,11 +333,7 @@ impl Browser {
     /// Saves a PNG of the viewport as
     /// `<target>/screenshots/<test>/<NN>-<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let png = self
-            .client
-            .screenshot()
-            .await
-            .unwrap_or_else(|e| panic!("screenshot {name}: {e}"));
+        let png = within(format!("screenshot {name}"), self.client.screenshot()).await;
         let dir = screenshot_root().join(&self.test_name);
         let n = self.shots.fetch_add(1, Ordering::SeqCst) + 1;
         if n == 1 {
@@ -324,11 +365,11 @@ impl Browser {
             }
             return urls;
         "#;
-        let found = self
-            .client
-            .execute(SCRIPT, Vec::new())
-            .await
-            .unwrap_or_else(|e| panic!("listing the page's URLs: {e}"));
+        let found = within(
+            "listing the page's URLs",
+            self.client.execute(SCRIPT, Vec::new()),
+        )
+        .await;
         let Value::Array(found) = found else {
             panic!("listing the page's URLs gave {found}");
         };
@@ -344,9 +385,9 @@ impl Browser {
     }
 
     async fn url_or_unknown(&self) -> String {
-        match self.client.current_url().await {
-            Ok(u) => u.to_string(),
-            Err(_) => "an unknown page".into(),
+        match tokio::time::timeout(COMMAND, self.client.current_url()).await {
+            Ok(Ok(u)) => u.to_string(),
+            _ => "an unknown page".into(),
         }
     }
 }
@@ -355,10 +396,27 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // Ending the session makes chromedriver quit Chromium and wait for it.
         if !self.session_id.is_empty() {
-            delete_session(self.port, &self.session_id);
+            request(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session_id),
+            );
         }
         kill_group(&mut self.driver);
         // `_dir` (profile, log) goes after this, with the processes gone.
+    }
+}
+
+/// The result of one WebDriver command, bounded in time; panics naming
+/// `what` when it fails or chromedriver does not answer.
+async fn within<T, E: Display>(
+    what: impl Display,
+    command: impl Future<Output = Result<T, E>>,
+) -> T {
+    match tokio::time::timeout(COMMAND, command).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => panic!("{what}: {e}"),
+        Err(_) => panic!("{what}: no answer from chromedriver within {COMMAND:?}"),
     }
 }
 
@@ -431,9 +489,10 @@ fn announced_port(log: &str) -> Option<u16> {
         .and_then(|rest| rest.trim().trim_end_matches('.').parse().ok())
 }
 
-/// `DELETE /session/{id}` over a plain socket: Drop cannot await, and this
-/// must not depend on the test's runtime still running. Bounded: 5 s.
-fn delete_session(port: u16, session_id: &str) {
+/// One request to chromedriver over a plain socket: Drop cannot await, and
+/// this must not depend on the test's runtime still running. Bounded:
+/// about 7 s (connect 1 s, write 1 s, answer 5 s).
+fn request(port: u16, method: &str, path: &str) {
     let Ok(mut s) =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
     else {
@@ -442,14 +501,14 @@ fn delete_session(port: u16, session_id: &str) {
     let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let req = format!(
-        "DELETE /session/{session_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
          Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
     if s.write_all(req.as_bytes()).is_err() {
         return;
     }
-    // chromedriver answers once Chromium has quit; it keeps the connection
-    // open, so read only as far as the answer's Content-Length.
+    // chromedriver answers a DELETE once Chromium has quit; it keeps the
+    // connection open, so read only as far as the answer's Content-Length.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -479,7 +538,10 @@ fn answer_complete(got: &[u8]) -> bool {
 
 /// SIGKILL to chromedriver's whole process group (it and any Chromium
 /// process left), then reaps chromedriver. The group is signalled before
-/// the reap, so its id cannot have been reused.
+/// the reap, so its id cannot have been reused. Chromium's crash handler
+/// runs in a session of its own, outside the group; it exits with Chromium.
+/// Chromium's children that chromedriver's death orphans are reaped by
+/// PID 1 (here: within about two seconds).
 fn kill_group(driver: &mut Child) {
     let pgid = driver.id();
     let swept = Command::new("kill")
