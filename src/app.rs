@@ -102,7 +102,9 @@ impl Application {
         // never logged (it is a secret until used).
         let setup_link = services.first_run_setup_link(now).await?;
         if let Some(link) = &setup_link {
-            println!("No operator exists yet. Create the first one (link valid 24 h, once):\n  {link}");
+            println!(
+                "No operator exists yet. Create the first one (link valid 24 h, once):\n  {link}"
+            );
             tracing::warn!("no operator exists yet: the setup link is printed on standard output");
         }
         let crate::sms::Channels {

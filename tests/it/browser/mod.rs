@@ -20,6 +20,7 @@
 //! naming what failed; every wait is bounded in time. Screenshots go to
 //! `<target dir>/screenshots/<test name>/NN-<name>.png`.
 
+mod admin;
 mod smoke;
 
 use fantoccini::elements::Element;
@@ -217,8 +218,6 @@ impl Browser {
     }
 
     /// Replaces the content of the field matching `css` with `text`.
-    // Unused until the admin UI tests (checked by hand on a local form).
-    #[allow(dead_code)]
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         within(format!("clear {css}"), field.clear()).await;
@@ -227,8 +226,6 @@ impl Browser {
 
     /// Submits the form matching `css` with its first submit button, as a
     /// person would.
-    // Unused until the admin UI tests (checked by hand on a local form).
-    #[allow(dead_code)]
     pub async fn submit(&self, form_css: &str) {
         const SUBMITS: &str = "button:not([type]), button[type=submit], input[type=submit]";
         let form = self.find(form_css).await;
@@ -312,8 +309,6 @@ impl Browser {
     }
 
     /// The cookies the browser holds for the current page.
-    // Unused until the admin UI tests (checked by hand on a local form).
-    #[allow(dead_code)]
     pub async fn cookies(&self) -> Vec<BrowserCookie> {
         within("cookies", self.client.get_all_cookies())
             .await
