@@ -102,6 +102,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::remove)
         .service(users::unlock)
         .service(users::usage)
+        .service(users::systems)
         .service(sms_status::status)
         .service(outbox::list)
         .service(audit::list);

@@ -127,6 +127,18 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(state.services.get_user(key.account(), &email).await?))
 }
 
+/// The systems the user may log in to (its grants, seen from the user).
+#[utoipa::path(tag = "grants", params(("email" = String, Path)),
+    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)), security(("apikey" = [])))]
+#[get("/v2/users/{email}/systems")]
+pub async fn systems(
+    state: web::Data<AppState>,
+    key: ManageKey,
+    email: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.services.user_systems(key.account(), &email).await?))
+}
+
 #[utoipa::path(tag = "users", params(("email" = String, Path)), request_body = UserPatchBody,
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("apikey" = [])))]

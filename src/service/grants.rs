@@ -101,4 +101,19 @@ impl Services {
             })
             .await
     }
+
+    /// The systems a user may log in to (the grants seen from the user).
+    pub async fn user_systems(&self, account_id: &str, email: &str) -> Result<Vec<String>, Error> {
+        let a = account_id.to_string();
+        let email =
+            crate::domain::Email::parse(email).map_err(|_| not_found("user_not_found", email))?;
+        self.store
+            .read(move |db| {
+                let u = db
+                    .user(&a, email.as_str())?
+                    .ok_or_else(|| not_found("user_not_found", email.as_str()))?;
+                Ok(db.user_systems(&a, u.id)?)
+            })
+            .await
+    }
 }

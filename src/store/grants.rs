@@ -52,4 +52,16 @@ impl Db<'_> {
             .collect::<Result<_, _>>()?;
         Ok(users)
     }
+
+    /// The systems of the account a user may log in to, by name.
+    pub fn user_systems(&self, account_id: &str, user_id: i64) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT s.name FROM grants g JOIN systems s ON s.id = g.system_id
+             WHERE g.user_id = ?1 AND s.account_id = ?2 ORDER BY s.name",
+        )?;
+        let names = st
+            .query_map(params![user_id, account_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(names)
+    }
 }

@@ -118,6 +118,29 @@ async fn a_login_with_the_pin_delivered_through_the_modem() {
     assert_eq!(entry.channel.as_deref(), Some("modem:gsm1"));
     assert!(entry.provider_id.is_some());
     assert_eq!(entry.delivery.as_deref(), Some("delivered"));
+
+    // The admin dashboard and channels page show the modem's signal.
+    let mut admin = crate::admin::logged_in(&t).await;
+    let dash = admin
+        .get(&format!("/admin/a/{}", t.account.account_id))
+        .await;
+    let modems = dash
+        .body
+        .split("id=\"modem-signal\"")
+        .nth(1)
+        .expect("a modem table");
+    assert!(
+        modems.contains("gsm1") && modems.contains("ready"),
+        "{modems}"
+    );
+    let channels = admin.get("/admin/channels").await;
+    assert!(
+        channels
+            .body
+            .contains("<td>gsm1</td><td>ready</td><td>21</td>"),
+        "{}",
+        channels.body
+    );
 }
 
 #[tokio::test]

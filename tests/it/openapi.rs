@@ -34,6 +34,7 @@ const PRODUCT_ENDPOINTS: &[(&str, &str)] = &[
     ("patch", "/v2/users/{email}"),
     ("delete", "/v2/users/{email}"),
     ("post", "/v2/users/{email}/unlock"),
+    ("get", "/v2/users/{email}/systems"),
     ("post", "/v2/users/import"),
     ("get", "/v2/users/export"),
     ("get", "/v2/sms/outbox"),

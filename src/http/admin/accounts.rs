@@ -157,6 +157,7 @@ struct DashboardPage {
     error: Option<String>,
     d: DashboardView,
     chart: Chart,
+    modems: Vec<super::sms::ModemRow>,
 }
 
 #[get("/admin/a/{account}")]
@@ -179,6 +180,7 @@ pub async fn dashboard(
             error: None,
             d,
             chart,
+            modems: super::sms::modem_rows(&s.state),
         },
     ))
 }

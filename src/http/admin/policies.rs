@@ -258,3 +258,132 @@ pub async fn evaluate(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "admin/policy.html")]
+struct PolicyPage {
+    nav: Option<Nav>,
+    notice: Option<String>,
+    error: Option<String>,
+    csrf: String,
+    base: String,
+    name: String,
+    builtin: bool,
+    json: String,
+}
+
+/// The editable part of a policy, as the API takes it.
+fn editable(p: &PolicyView) -> String {
+    let mut v = serde_json::json!({
+        "rules": p.rules,
+        "default": p.default,
+        "pin_length": p.pin_length,
+        "pin_ttl_seconds": p.pin_ttl_seconds,
+        "link_ttl_seconds": p.link_ttl_seconds,
+        "max_attempts": p.max_attempts,
+        "session_max_age_seconds": p.session_max_age_seconds,
+    });
+    if let Some(tz) = &p.timezone {
+        v["timezone"] = serde_json::json!(tz);
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+async fn policy_page(
+    s: &AdminSession,
+    a: NavAccount,
+    name: &str,
+    status: StatusCode,
+    shown: Shown,
+    text: Option<String>,
+) -> Result<HttpResponse, AdminError> {
+    let p = match s.state.services.get_policy(&a.id, name).await {
+        Ok(p) => p,
+        Err(Error::NotFound { .. }) => return Err(AdminError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(
+        status,
+        &PolicyPage {
+            base: format!("/admin/a/{}", a.id),
+            nav: Some(s.nav(Some(a))),
+            notice: shown.notice,
+            error: shown.error,
+            csrf: s.session.csrf.clone(),
+            name: p.name.clone(),
+            builtin: p.builtin,
+            json: text.unwrap_or_else(|| editable(&p)),
+        },
+    ))
+}
+
+#[get("/admin/a/{account}/policies/{name}")]
+pub async fn show(
+    s: AdminSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (account, name) = path.into_inner();
+    let a = s.account(&account).await?;
+    policy_page(&s, a, &name, StatusCode::OK, plain(), None).await
+}
+
+#[post("/admin/a/{account}/policies/{name}")]
+pub async fn replace(
+    s: AdminSession,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (account, name) = path.into_inner();
+    let a = s.account(&account).await?;
+    let form = FormData::parse(&body);
+    s.check(&form)?;
+    let text = form.raw("policy").to_string();
+    let refused = |msg: String| Shown {
+        error: Some(msg),
+        ..plain()
+    };
+    let input: PolicySpecInput = match serde_json::from_str(&text) {
+        Ok(i) => i,
+        Err(e) => {
+            let shown = refused(format!("not a valid policy: {e}"));
+            return policy_page(
+                &s,
+                a,
+                &name,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                shown,
+                Some(text),
+            )
+            .await;
+        }
+    };
+    let now = s.state.clock.now();
+    match s
+        .state
+        .services
+        .replace_policy(&s.caller(&a), &name, input, now)
+        .await
+    {
+        Ok(_) => {
+            let shown = Shown {
+                notice: Some("Saved.".into()),
+                ..plain()
+            };
+            policy_page(&s, a, &name, StatusCode::OK, shown, None).await
+        }
+        Err(e @ (Error::Invalid(_) | Error::Conflict { .. })) => {
+            let shown = refused(e.to_string());
+            policy_page(
+                &s,
+                a,
+                &name,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                shown,
+                Some(text),
+            )
+            .await
+        }
+        Err(Error::NotFound { .. }) => Err(AdminError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}

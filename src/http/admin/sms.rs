@@ -46,6 +46,29 @@ fn text<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// Every modem's health as the pages show it.
+pub fn modem_rows(state: &crate::http::AppState) -> Vec<ModemRow> {
+    state
+        .modems
+        .iter()
+        .map(|m| {
+            let st = m.status();
+            ModemRow {
+                state: serde_json::to_value(st.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                signal: text(st.signal),
+                registration: text(st.registration),
+                operator: text(st.operator),
+                model: text(st.model),
+                last_error: text(st.last_error),
+                name: st.name,
+            }
+        })
+        .collect()
+}
+
 fn channels_page(
     s: &AdminSession,
     status: StatusCode,
@@ -67,26 +90,7 @@ fn channels_page(
             failures: r.consecutive_failures,
         })
         .collect();
-    let modems = s
-        .state
-        .modems
-        .iter()
-        .map(|m| {
-            let st = m.status();
-            ModemRow {
-                state: serde_json::to_value(st.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                signal: text(st.signal),
-                registration: text(st.registration),
-                operator: text(st.operator),
-                model: text(st.model),
-                last_error: text(st.last_error),
-                name: st.name,
-            }
-        })
-        .collect();
+    let modems = modem_rows(&s.state);
     render(
         status,
         &ChannelsPage {

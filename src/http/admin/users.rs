@@ -176,7 +176,7 @@ pub async fn import(
     page(&s, a, ListQuery::default(), status, shown).await
 }
 
-/// `enable`, `disable` or `unlock`.
+/// `enable`, `disable`, `unlock` or `delete`.
 #[post("/admin/a/{account}/users/{email}/{action}")]
 pub async fn act(
     s: AdminSession,
@@ -190,6 +190,7 @@ pub async fn act(
     let services = &s.state.services;
     let done = match action.as_str() {
         "unlock" => services.unlock_user(&caller, &email, now).await.map(|_| ()),
+        "delete" => services.delete_user(&caller, &email, now).await,
         "enable" | "disable" => {
             let patch = UserPatch {
                 enabled: Some(action == "enable"),
@@ -227,4 +228,95 @@ pub async fn export(
         ))
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(csv))
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPageT {
+    nav: Option<Nav>,
+    notice: Option<String>,
+    error: Option<String>,
+    csrf: String,
+    base: String,
+    user: UserView,
+    systems: Vec<String>,
+}
+
+async fn user_page(
+    s: &AdminSession,
+    a: NavAccount,
+    email: &str,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, AdminError> {
+    let user = match s.state.services.get_user(&a.id, email).await {
+        Ok(u) => u,
+        Err(Error::NotFound { .. } | Error::Invalid(_)) => return Err(AdminError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let systems = s.state.services.user_systems(&a.id, email).await?;
+    Ok(render(
+        status,
+        &UserPageT {
+            base: format!("/admin/a/{}", a.id),
+            nav: Some(s.nav(Some(a))),
+            notice,
+            error,
+            csrf: s.session.csrf.clone(),
+            user,
+            systems,
+        },
+    ))
+}
+
+#[get("/admin/a/{account}/users/{email}")]
+pub async fn show(
+    s: AdminSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (account, email) = path.into_inner();
+    let a = s.account(&account).await?;
+    user_page(&s, a, &email, StatusCode::OK, None, None).await
+}
+
+#[post("/admin/a/{account}/users/{email}/edit")]
+pub async fn edit(
+    s: AdminSession,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let (account, email) = path.into_inner();
+    let a = s.account(&account).await?;
+    let form = FormData::parse(&body);
+    s.check(&form)?;
+    let patch = UserPatch {
+        phone: form.get("phone").map(str::to_string),
+        // An emptied field means "no name" / "no groups".
+        name: Some(form.get("name").unwrap_or_default().to_string()),
+        enabled: None,
+        groups: Some(groups_of(form.get("groups")).unwrap_or_default()),
+    };
+    let now = s.state.clock.now();
+    match s
+        .state
+        .services
+        .update_user(&s.caller(&a), &email, patch, now)
+        .await
+    {
+        Ok(_) => user_page(&s, a, &email, StatusCode::OK, Some("Saved.".into()), None).await,
+        Err(e @ Error::Invalid(_)) => {
+            user_page(
+                &s,
+                a,
+                &email,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(e.to_string()),
+            )
+            .await
+        }
+        Err(Error::NotFound { .. }) => Err(AdminError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -244,3 +244,114 @@ async fn keys_channels_outbox_and_export() {
         .unwrap();
     assert_eq!(r.text().await.unwrap(), p.body);
 }
+
+#[tokio::test]
+async fn a_user_and_a_policy_are_edited_on_their_pages() {
+    let t = TestApp::spawn().await;
+    let mut a = logged_in(&t).await;
+    let base = format!("/admin/a/{}", t.account.account_id);
+    t.system_with_user("CRM", "pin", "ann@example.com", "+41790000320")
+        .await;
+    let csrf = a.csrf(&base).await;
+
+    // The user's page: edit, the systems it may use (also through the API), delete.
+    let p = a.get(&format!("{base}/users/ann@example.com")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("id=\"user-systems\""));
+    assert!(p.body.contains(">CRM</a>"));
+    let p = a
+        .post(
+            &format!("{base}/users/ann@example.com/edit"),
+            &[
+                ("csrf", &csrf),
+                ("phone", "+41 79 000 03 21"),
+                ("name", "Ann B"),
+                ("groups", "staff; it"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let (_, u) = json(
+        t.manage(reqwest::Method::GET, "/v2/users/ann@example.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (u["phone"].as_str(), u["name"].as_str()),
+        (Some("+41790000321"), Some("Ann B"))
+    );
+    assert_eq!(u["groups"], json!(["staff", "it"]));
+    let p = a
+        .post(
+            &format!("{base}/users/ann@example.com/edit"),
+            &[("csrf", &csrf), ("phone", "12")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    let (s, systems) = json(
+        t.manage(reqwest::Method::GET, "/v2/users/ann@example.com/systems")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, systems), (200, json!(["CRM"])));
+    let p = a
+        .post(
+            &format!("{base}/users/ann@example.com/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        a.get(&format!("{base}/users/ann@example.com")).await.status,
+        404
+    );
+
+    // A policy's page edits the whole policy as JSON; a bad one is refused
+    // with the reason and the text kept.
+    let p = a
+        .post(
+            &format!("{base}/policies"),
+            &[("csrf", &csrf), ("name", "office"), ("steps", "pin")],
+        )
+        .await;
+    assert_eq!(p.status, 201);
+    let page = a.get(&format!("{base}/policies/office")).await;
+    assert!(page.body.contains("&#34;default&#34;"), "{}", page.body);
+    let new = r#"{"rules": [{"when": {"ip_in": ["10.0.0.0/8"]}, "allow": true}], "default": {"require": ["passwordless", "pin"]}}"#;
+    let p = a
+        .post(
+            &format!("{base}/policies/office"),
+            &[("csrf", &csrf), ("policy", new)],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let (_, v) = json(
+        t.manage(reqwest::Method::GET, "/v2/policies/office")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["rules"][0]["allow"], true);
+    assert_eq!(v["steps"], json!(["passwordless", "pin"]));
+    let bad = r#"{"default": {"require": ["pin"]}, "timezone": "Mars/Olympus"}"#;
+    let p = a
+        .post(
+            &format!("{base}/policies/office"),
+            &[("csrf", &csrf), ("policy", bad)],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(
+        p.body.contains("timezone") && p.body.contains("Mars/Olympus"),
+        "{}",
+        p.body
+    );
+    // Built-ins are shown, not editable.
+    let p = a.get(&format!("{base}/policies/pin")).await;
+    assert!(!p.body.contains("id=\"edit-policy\""));
+}
