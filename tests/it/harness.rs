@@ -226,6 +226,12 @@ impl TestApp {
         json(r).await.1
     }
 
+    /// The server's clock.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use flexsecure::clock::Clock;
+        self.clock.now()
+    }
+
     /// Sets the server's clock.
     pub fn set_time(&self, to: chrono::DateTime<chrono::Utc>) {
         self.clock.set(to);

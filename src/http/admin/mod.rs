@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::edit)
         .service(users::act)
         .service(audit::list)
+        .service(audit::all)
         .service(keys::list)
         .service(keys::create)
         .service(keys::revoke)

@@ -80,3 +80,44 @@ async fn the_channels_are_for_appliance_operators_only() {
         .await;
     assert_eq!(p.status, 403);
 }
+
+#[tokio::test]
+async fn the_appliance_wide_audit_log_is_for_appliance_operators_only() {
+    let t = TestApp::spawn().await;
+    let _root = logged_in(&t).await;
+    let (dir, mine) = (
+        t.data_dir.path().to_path_buf(),
+        t.account.account_id.clone(),
+    );
+    let url = t.public_url.clone();
+    let link = flexsecure::blocking::run(move || {
+        let store = flexsecure::store::Store::open(&dir).unwrap();
+        flexsecure::service::create_operator(
+            &store,
+            &url,
+            "ops3",
+            OperatorRole::Account(mine),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut a = Admin::new(&t);
+    a.setup(&link, None, PASSWORD).await;
+    a.login("ops3", PASSWORD).await;
+    assert_eq!(a.get("/admin/audit").await.status, 403);
+    let own = a
+        .get(&format!("/admin/a/{}/audit", t.account.account_id))
+        .await;
+    assert_eq!(own.status, 200);
+    let table = own.body.split("id=\"audit\"").nth(1).unwrap();
+    assert!(
+        table.contains("operator.setup"),
+        "its own operator's record"
+    );
+    assert!(
+        !table.contains("operator:root"),
+        "no appliance-wide records"
+    );
+}
