@@ -166,3 +166,36 @@ async fn failed_logins_are_throttled_per_name() {
     t.advance(15 * 60 + 1);
     assert_eq!(a.login("root", PASSWORD).await.status, 303);
 }
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_with_the_host_prefix() {
+    // The appliance reached over HTTPS (public URL); the test talks plain
+    // HTTP to it and keeps cookies by hand, so it sees what a browser would get.
+    let t = TestApp::spawn_with(|c| c.server.public_url = Some("https://fs.example".into())).await;
+    let mut a = Admin::new(&t);
+    let link = t
+        .setup_link
+        .clone()
+        .unwrap()
+        .replace("https://fs.example", &t.base);
+    assert_eq!(a.setup(&link, Some("root"), PASSWORD).await.status, 200);
+    let form = a.set_cookie_lines.last().unwrap().clone();
+    assert!(
+        form.starts_with("__Host-fs_csrf=") && form.contains("Secure"),
+        "{form}"
+    );
+    assert_eq!(a.login("root", PASSWORD).await.status, 303);
+    let line = a
+        .set_cookie_lines
+        .iter()
+        .find(|l| l.starts_with("__Host-fs_admin="))
+        .unwrap();
+    for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(line.contains(attr), "{line}");
+    }
+    assert!(
+        !line.contains("Domain="),
+        "__Host- cookies carry no Domain: {line}"
+    );
+    assert_eq!(a.get("/admin/accounts").await.status, 200);
+}
