@@ -47,6 +47,14 @@ fn with_form_token(state: &AppState, mut resp: HttpResponse, token: &str) -> Htt
     resp
 }
 
+/// A cookie that deletes `name`: the same attributes as when it was set
+/// (a `__Host-` cookie without `Secure` and `Path=/` would be ignored).
+fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut c = cookie(name, String::new(), secure);
+    c.make_removal();
+    c
+}
+
 /// The form's token equals its cookie.
 fn form_token_ok(req: &HttpRequest, state: &AppState, form: &FormData) -> bool {
     req.cookie(csrf_cookie_name(secure(state)))
@@ -116,9 +124,7 @@ pub async fn login_submit(
             let mut resp = redirect("/admin");
             let secure = secure(&state);
             let c = cookie(session_cookie_name(secure), s.cookie, secure);
-            let mut gone = Cookie::new(csrf_cookie_name(secure), "");
-            gone.set_path("/");
-            gone.make_removal();
+            let gone = removal(csrf_cookie_name(secure), secure);
             if resp.add_cookie(&c).and(resp.add_cookie(&gone)).is_err() {
                 tracing::error!("cannot set the session cookie");
             }
@@ -166,9 +172,7 @@ pub async fn logout(session: AdminSession, req: HttpRequest, body: web::Bytes) -
         }
     }
     let mut resp = redirect("/admin/login");
-    let mut gone = Cookie::new(session_cookie_name(secure), "");
-    gone.set_path("/");
-    gone.make_removal();
+    let gone = removal(session_cookie_name(secure), secure);
     let _ = resp.add_cookie(&gone);
     resp
 }
