@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod http;
 mod limits;
 mod modem;
+mod ops;
 
 pub use http::{
     HttpAuth, HttpBodyFormat, HttpGatewayConfig, HttpMethod, HttpNumberFormat, HttpPreset,
@@ -19,6 +20,7 @@ pub use limits::{
     SMS_LIMIT_MAX, SMS_WINDOW_MAX_SECONDS,
 };
 pub use modem::ModemConfig;
+pub use ops::{MetricsConfig, RetentionConfig, TlsConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./flexsecure-data";
@@ -35,6 +37,8 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub sms: SmsConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -45,6 +49,12 @@ pub struct ServerConfig {
     /// Base of the links sent by SMS, e.g. `https://auth.example.com`.
     /// Never taken from a request's Host header. Default: `http://{listen}`.
     pub public_url: Option<String>,
+    /// Optional plain-HTTP listener that only redirects to HTTPS.
+    pub http_redirect_listen: Option<String>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
