@@ -17,6 +17,47 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
+/// How long in-flight requests may finish after a stop signal.
+pub const SHUTDOWN_SECONDS: u64 = 30;
+
+/// A plain-HTTP server that answers every request with a redirect to the
+/// same path on `public_url` (never to the request's Host header).
+fn redirect_server(
+    listen: &str,
+    public_url: &str,
+) -> anyhow::Result<(SocketAddr, actix_web::dev::Server)> {
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("server.http_redirect_listen = {listen:?} is not an address"))?;
+    let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    let base = public_url.trim_end_matches('/').to_string();
+    let server = actix_web::HttpServer::new(move || {
+        let base = base.clone();
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |req: actix_web::HttpRequest| {
+                let to = format!(
+                    "{base}{}",
+                    req.uri()
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/")
+                );
+                async move {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, to))
+                        .finish()
+                }
+            },
+        ))
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run();
+    Ok((bound, server))
+}
+
 pub struct Application {
     addr: SocketAddr,
     public_url: String,
@@ -25,6 +66,10 @@ pub struct Application {
     dispatcher: Dispatcher,
     signer: Arc<Signer>,
     setup_link: Option<String>,
+    /// The HTTPS certificate, reloaded on SIGHUP.
+    certs: Option<Arc<crate::tls::CertStore>>,
+    /// The plain-HTTP listener that only redirects to HTTPS.
+    redirect: Option<(SocketAddr, actix_web::dev::Server)>,
     modems: Vec<ModemHandle>,
     shutdown: watch::Sender<bool>,
 }
@@ -93,7 +138,23 @@ impl Application {
             )
         })?;
         let addr = listener.local_addr()?;
-        let public_url = config.public_url(addr);
+        let mode = crate::tls::TlsMode::of(&config, addr)?;
+        let tls = {
+            let (m, configured) = (mode.clone(), config.server.public_url.clone());
+            crate::blocking::run(move || crate::tls::setup(&m, addr, configured.as_deref()))
+                .await??
+        };
+        let public_url = match (&config.server.public_url, &tls) {
+            (None, Some(_)) => format!("https://{addr}"),
+            _ => config.public_url(addr),
+        };
+        if let Some(t) = &tls {
+            let fp = t.certs.fingerprint();
+            if t.created {
+                println!("Made a self-signed TLS certificate; its SHA-256 fingerprint:\n  {fp}");
+            }
+            tracing::info!(fingerprint = %fp, "serving HTTPS (TLS 1.2 and 1.3)");
+        }
 
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
             .with_limits(config.sms.limits.clone())
@@ -130,10 +191,19 @@ impl Application {
         let dlr =
             actix_web::web::Data::new(crate::http::dlr::DlrGateways::from_config(&config.sms.http));
         let server =
-            actix_web::HttpServer::new(move || http::app(state.clone()).app_data(dlr.clone()))
-                .listen(listener)?
-                .shutdown_timeout(10)
-                .run();
+            actix_web::HttpServer::new(move || http::app(state.clone()).app_data(dlr.clone()));
+        // In-flight requests get 30 s after SIGTERM/SIGINT; queued SMS stay
+        // queued for the next start.
+        let server = match &tls {
+            Some(t) => server.listen_rustls_0_23(listener, t.config.clone())?,
+            None => server.listen(listener)?,
+        }
+        .shutdown_timeout(SHUTDOWN_SECONDS)
+        .run();
+        let redirect = match &config.server.http_redirect_listen {
+            Some(l) => Some(redirect_server(l, &public_url)?),
+            None => None,
+        };
         let dispatcher = Dispatcher {
             services,
             router,
@@ -148,6 +218,8 @@ impl Application {
             dispatcher,
             signer,
             setup_link,
+            certs: tls.map(|t| t.certs),
+            redirect,
             modems,
             shutdown,
         })
@@ -159,6 +231,16 @@ impl Application {
 
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The SHA-256 fingerprint of the HTTPS certificate, when serving HTTPS.
+    pub fn tls_fingerprint(&self) -> Option<String> {
+        self.certs.as_ref().map(|c| c.fingerprint())
+    }
+
+    /// Where the redirecting plain-HTTP listener listens, if configured.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|(a, _)| *a)
     }
 
     /// The first-run setup link, when no operator existed at startup.
@@ -179,6 +261,14 @@ impl Application {
             self.signer,
             self.shutdown.subscribe(),
         ));
+        if let Some(certs) = self.certs.clone() {
+            tokio::spawn(reload_on_sighup(certs, self.shutdown.subscribe()));
+        }
+        let redirect = self.redirect.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = tokio::select! {
             r = self.server => r.context("HTTP server failed"),
             r = &mut dispatcher => {
@@ -187,11 +277,43 @@ impl Application {
             }
         };
         let _ = self.shutdown.send(true);
+        if let Some(h) = redirect {
+            h.stop(true).await;
+        }
         for m in &self.modems {
             m.stop();
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispatcher).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), keys).await;
         result
+    }
+}
+
+/// `kill -HUP`: the certificate files are read again; connections already
+/// open keep theirs, new handshakes get the new one. A bad file is logged
+/// and the old certificate stays.
+async fn reload_on_sighup(certs: Arc<crate::tls::CertStore>, mut shutdown: watch::Receiver<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate reloads only on restart");
+        return;
+    };
+    loop {
+        tokio::select! {
+            got = hup.recv() => {
+                if got.is_none() {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        let c = certs.clone();
+        match crate::blocking::run(move || c.reload()).await {
+            Ok(Ok(fp)) => tracing::info!(fingerprint = %fp, "TLS certificate reloaded"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays")
+            }
+            Err(e) => tracing::error!(error = %e, "TLS reload task failed"),
+        }
     }
 }

@@ -29,6 +29,8 @@ pub enum ApiError {
     InvalidKey,
     #[error("missing or wrong delivery-report secret")]
     InvalidSecret,
+    #[error("missing or wrong bearer token: send Authorization: Bearer <token>")]
+    InvalidToken,
     #[error("this API key has scope {have}; this call needs scope {need}")]
     WrongScope {
         have: &'static str,
@@ -70,6 +72,7 @@ impl ApiError {
             ApiError::MissingKey => "missing_api_key",
             ApiError::InvalidKey => "invalid_api_key",
             ApiError::InvalidSecret => "invalid_secret",
+            ApiError::InvalidToken => "invalid_token",
             ApiError::WrongScope { .. } => "wrong_scope",
             ApiError::NoRoute => "not_found",
         }
@@ -142,9 +145,10 @@ impl ResponseError for ApiError {
             }
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::MissingKey | ApiError::InvalidKey | ApiError::InvalidSecret => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::MissingKey
+            | ApiError::InvalidKey
+            | ApiError::InvalidSecret
+            | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
             ApiError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ApiError::NoRoute => StatusCode::NOT_FOUND,
         }
@@ -166,6 +170,9 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(status);
         if let Some(s) = self.retry_after() {
             resp.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        if matches!(self, ApiError::InvalidToken) {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         resp.json(json!({ "error": body }))
     }

@@ -53,6 +53,17 @@ impl Handled {
             .map(|a| a.channel.as_str())
             .unwrap_or("none")
     }
+
+    /// `flexsecure_sms_total`'s channel and result for this outcome.
+    fn metric_labels(&self) -> (String, &'static str) {
+        match &self.done {
+            Done::Sent { channel, .. } => (channel.clone(), "sent"),
+            Done::Unknown { channel, .. } => (channel.clone(), "unknown"),
+            Done::Expired => (self.last_channel().to_string(), "expired"),
+            Done::Retry(..) => (self.last_channel().to_string(), "retry"),
+            Done::Failed(_) => (self.last_channel().to_string(), "failed"),
+        }
+    }
 }
 
 impl Dispatcher {
@@ -97,6 +108,7 @@ impl Dispatcher {
             let router = self.router.clone();
             let clock = self.clock.clone();
             let store = self.services.store.clone();
+            let metrics = self.services.metrics().clone();
             async move {
                 let c = clock.clone();
                 let (m, h) = crate::blocking::run(move || {
@@ -106,7 +118,12 @@ impl Dispatcher {
                 .await
                 .map_err(|e| StoreError::Task(e.to_string()))?;
                 let now = clock.now();
-                store.write(move |db| record_outcome(db, &m, &h, now)).await
+                let (channel, result) = h.metric_labels();
+                store
+                    .write(move |db| record_outcome(db, &m, &h, now))
+                    .await?;
+                metrics.sms(&channel, result);
+                Ok(())
             }
         });
         for r in futures_util::future::join_all(sends).await {

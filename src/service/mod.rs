@@ -120,6 +120,8 @@ pub struct Services {
     signer: Option<Arc<crate::signing::Signer>>,
     /// Failed operator logins per name and address (admin UI).
     throttle: Arc<std::sync::Mutex<operators::LoginThrottle>>,
+    /// Counters of login decisions and SMS; a private one until `with_metrics`.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Services {
@@ -132,6 +134,7 @@ impl Services {
             limits: Default::default(),
             signer: None,
             throttle: Default::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -139,6 +142,17 @@ impl Services {
     pub fn with_signer(mut self, signer: Arc<crate::signing::Signer>) -> Self {
         self.signer = Some(signer);
         self
+    }
+
+    /// Login decisions and SMS outcomes are counted in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics registry (shared with the HTTP layer and the dispatcher).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The anti-pumping limits of `[sms.limits]`.

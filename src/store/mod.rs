@@ -7,6 +7,7 @@ mod apikeys;
 mod audit;
 mod challenges;
 mod grants;
+mod health;
 mod limits;
 mod migrations;
 mod operators;

@@ -52,6 +52,10 @@ pub struct TestApp {
     pub public_url: String,
     /// The first-run link `serve` printed (no operator existed).
     pub setup_link: Option<String>,
+    /// The plain-HTTP redirect listener, when configured.
+    pub redirect_addr: Option<std::net::SocketAddr>,
+    /// The server's own address (the base URL says http even with TLS).
+    pub addr: std::net::SocketAddr,
 }
 
 impl TestApp {
@@ -80,6 +84,7 @@ impl TestApp {
         let base = format!("http://{}", app.addr());
         let public_url = app.public_url().to_string();
         let setup_link = app.setup_link().map(str::to_string);
+        let (redirect_addr, addr) = (app.redirect_addr(), app.addr());
         tokio::spawn(app.run_until_stopped());
         let mut t = Self {
             base,
@@ -90,6 +95,8 @@ impl TestApp {
             account: placeholder_account(),
             public_url,
             setup_link,
+            redirect_addr,
+            addr,
         };
         t.account = t.new_account("Acme").await;
         t

@@ -25,5 +25,6 @@ mod openapi;
 mod policies;
 mod pumping;
 mod secrets;
+mod tls;
 mod transcripts;
 mod validation;

@@ -48,6 +48,8 @@ impl Services {
                 )
             })
             .await?;
+        self.metrics
+            .login(super::record::step_outcome("login.complete", &checked));
         if queued {
             self.outbox_ready.notify_one();
         }

@@ -109,6 +109,8 @@ impl Services {
                 Ok::<_, Error>(checked)
             })
             .await?;
+        self.metrics
+            .login(super::record::step_outcome("login.link_page", &checked));
         if queued {
             self.outbox_ready.notify_one();
         }

@@ -96,6 +96,29 @@ impl StartRecord<'_> {
     }
 }
 
+/// The outcome recorded for a start's decision (also its metrics label).
+pub(super) fn start_outcome<T>(decided: &Result<(StartOutcome, T), Error>) -> &'static str {
+    match decided {
+        Ok((o, _)) if o.approved => "approved",
+        Ok(_) => "pending",
+        Err(Error::DeniedByPolicy { .. }) => "denied",
+        Err(_) => "refused",
+    }
+}
+
+/// The outcome recorded for a checked step (also its metrics label).
+pub(super) fn step_outcome(action: &str, checked: &Checked) -> &'static str {
+    let outcome = match checked {
+        Checked::Done(CompleteOutcome::Approved { .. }, _) => "approved",
+        Checked::Done(CompleteOutcome::Pending { .. }, _) => "pending",
+        Checked::Refused(e) => refusal_outcome(e),
+    };
+    match (action, outcome) {
+        ("login.link_page", "wrong_link") => "wrong_pick",
+        (_, o) => o,
+    }
+}
+
 /// The record of a checked step of challenge `c` (`login.complete` or
 /// `login.link_page`), its outcome from `checked`.
 pub(super) fn step_entry(
@@ -106,15 +129,7 @@ pub(super) fn step_entry(
     checked: &Checked,
     now: DateTime<Utc>,
 ) -> AuditEntry {
-    let outcome = match checked {
-        Checked::Done(CompleteOutcome::Approved { .. }, _) => "approved",
-        Checked::Done(CompleteOutcome::Pending { .. }, _) => "pending",
-        Checked::Refused(e) => refusal_outcome(e),
-    };
-    let outcome = match (action, outcome) {
-        ("login.link_page", "wrong_link") => "wrong_pick",
-        (_, o) => o,
-    };
+    let outcome = step_outcome(action, checked);
     let mut d = object(json!({
         "email": c.email,
         "system": c.system_name,

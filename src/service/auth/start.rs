@@ -23,6 +23,7 @@ impl Services {
             .store
             .write(move |db| svc.start_tx(db, &caller, &email, &system, &ctx, now))
             .await?;
+        self.metrics.login(super::record::start_outcome(&outcome));
         if queued {
             self.outbox_ready.notify_one();
         }
