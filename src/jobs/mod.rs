@@ -3,6 +3,7 @@
 
 pub mod dispatcher;
 pub mod keys;
+pub mod purge;
 
 /// Shutdown signal shared by the background loops.
 pub type Shutdown = tokio::sync::watch::Receiver<bool>;

@@ -9,6 +9,7 @@ mod grants;
 mod limits;
 mod operators;
 mod policies;
+mod retention;
 mod systems;
 mod users;
 
@@ -30,6 +31,7 @@ pub use operators::{
     create_operator, NewSession, OperatorSession, SetupView, SESSION_ABSOLUTE_SECONDS,
     SESSION_IDLE_SECONDS,
 };
+pub use retention::{Purged, PURGE_BATCH, PURGE_BATCHES_PER_ROUND};
 pub use policies::{EvaluationView, PolicyView};
 pub use systems::{SystemInput, SystemPatch, SystemView};
 pub use users::{

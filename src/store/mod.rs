@@ -14,6 +14,7 @@ mod operators;
 mod outbox;
 mod outbox_list;
 mod policies;
+mod purge;
 mod queue;
 mod stats;
 mod systems;

@@ -24,6 +24,7 @@ mod modem_sim;
 mod openapi;
 mod policies;
 mod pumping;
+mod retention;
 mod secrets;
 mod tls;
 mod transcripts;
