@@ -68,6 +68,7 @@ pub struct Application {
     setup_link: Option<String>,
     /// The HTTPS certificate, reloaded on SIGHUP.
     certs: Option<Arc<crate::tls::CertStore>>,
+    retention: crate::config::RetentionConfig,
     /// The plain-HTTP listener that only redirects to HTTPS.
     redirect: Option<(SocketAddr, actix_web::dev::Server)>,
     modems: Vec<ModemHandle>,
@@ -158,7 +159,10 @@ impl Application {
 
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
             .with_limits(config.sms.limits.clone())
-            .with_signer(signer.clone());
+            .with_signer(signer.clone())
+            .with_metrics(Arc::new(crate::metrics::Metrics::new(
+                config.server.metrics.token.as_deref(),
+            )));
         // No operator yet: a one-time link to create the first one. Printed,
         // never logged (it is a secret until used).
         let setup_link = services.first_run_setup_link(now).await?;
@@ -219,6 +223,7 @@ impl Application {
             signer,
             setup_link,
             certs: tls.map(|t| t.certs),
+            retention: config.retention.clone(),
             redirect,
             modems,
             shutdown,
@@ -256,6 +261,12 @@ impl Application {
     /// then stops the background workers.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let rx = self.shutdown.subscribe();
+        let purge = tokio::spawn(crate::jobs::purge::run(
+            self.dispatcher.services.clone(),
+            self.dispatcher.clock.clone(),
+            self.retention,
+            self.shutdown.subscribe(),
+        ));
         let mut dispatcher = tokio::spawn(self.dispatcher.run(rx));
         let keys = tokio::spawn(crate::jobs::keys::run(
             self.signer,
@@ -285,6 +296,7 @@ impl Application {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), dispatcher).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), keys).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), purge).await;
         result
     }
 }

@@ -406,3 +406,154 @@ pub fn audit(
         out
     })
 }
+
+/// Environment variable that may hold the passphrase of a backup.
+pub const BACKUP_PASSPHRASE_ENV: &str = "FLEXSECURE_BACKUP_PASSPHRASE";
+
+/// The passphrase of a backup: the contents of `file` (one trailing line
+/// break removed), else `env` (the value of FLEXSECURE_BACKUP_PASSPHRASE),
+/// else none. Never from the command line, where `ps` would show it.
+pub fn backup_passphrase(
+    file: Option<&std::path::Path>,
+    env: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    use anyhow::Context;
+    let (mut pass, from) = match (file, env) {
+        (Some(f), _) => (
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading the passphrase file {}", f.display()))?,
+            format!("the passphrase file {}", f.display()),
+        ),
+        (None, Some(v)) => (v, BACKUP_PASSPHRASE_ENV.to_string()),
+        (None, None) => return Ok(None),
+    };
+    if pass.ends_with('\n') {
+        pass.pop();
+        if pass.ends_with('\r') {
+            pass.pop();
+        }
+    }
+    if pass.is_empty() {
+        anyhow::bail!("{from} is empty");
+    }
+    Ok(Some(pass))
+}
+
+fn passphrase_from(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    backup_passphrase(file, std::env::var(BACKUP_PASSPHRASE_ENV).ok())
+}
+
+/// `flexsecure backup FILE`: a backup of the data directory, taken beside a
+/// running server.
+pub fn backup(
+    config: &Config,
+    file: &std::path::Path,
+    passphrase_file: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let pass = passphrase_from(passphrase_file)?;
+    let r = crate::ops::backup(&config.data_dir(), file, pass.as_deref())?;
+    if !r.encrypted {
+        eprintln!(
+            "warning: {} is not encrypted: it holds the server key and the signing keys in clear. \
+             Keep it as private as the data directory, or give a passphrase (--passphrase-file).",
+            r.archive.display()
+        );
+    }
+    print(json, &r, |r| {
+        let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
+        format!(
+            "backup written: {}\n{} bytes, {}; database as of {} (schema version {})\nfiles: {}",
+            r.archive.display(),
+            r.bytes,
+            if r.encrypted {
+                "encrypted"
+            } else {
+                "NOT encrypted"
+            },
+            r.created_at.to_rfc3339(),
+            r.schema_version,
+            names.join(", ")
+        )
+    })
+}
+
+/// `flexsecure restore FILE`: the backup's database and keys into the data
+/// directory (the server stopped).
+pub fn restore(
+    config: &Config,
+    file: &std::path::Path,
+    passphrase_file: Option<&std::path::Path>,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let pass = passphrase_from(passphrase_file)?;
+    let r = crate::ops::restore(file, &config.data_dir(), pass.as_deref(), force)?;
+    print(json, &r, |r| {
+        format!(
+            "restored {} into {}\nbackup taken {} by flexsecure {} (schema version {}); integrity_check: {}\n\
+             Everything is as it was at that time: accounts, API keys, operators, users, systems and policies. \
+             Keys and operators revoked or deleted since are back; anything created since is gone.",
+            r.archive.display(),
+            r.data_dir.display(),
+            r.backup_created_at.to_rfc3339(),
+            r.backup_flexsecure_version,
+            r.schema_version,
+            r.integrity_check
+        )
+    })
+}
+
+/// `flexsecure db check`: fails (non-zero exit) when the check finds a problem.
+pub fn db_check(config: &Config, json: bool) -> anyhow::Result<()> {
+    let r = crate::ops::check(&config.data_dir())?;
+    print(json, &r, |r| {
+        let mut out = format!(
+            "database:        {}\nschema version:  {} (this binary: {})\nintegrity_check: {}\nforeign_key_check: {} violation(s)",
+            r.database.display(),
+            r.schema_version,
+            r.supported_schema_version,
+            if r.integrity == ["ok"] { "ok".to_string() } else { format!("{} problem(s)", r.integrity.len()) },
+            r.foreign_key_violations.len()
+        );
+        for line in r.integrity.iter().filter(|l| *l != "ok").take(20) {
+            out.push_str(&format!("\n  {line}"));
+        }
+        for v in r.foreign_key_violations.iter().take(20) {
+            out.push_str(&format!(
+                "\n  {} rowid {} refers to a missing {}",
+                v.table,
+                v.rowid.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                v.parent
+            ));
+        }
+        out.push_str(if r.ok { "\nOK" } else { "\nPROBLEMS FOUND" });
+        out
+    })?;
+    if r.ok {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the database check found problems: {}",
+            r.problems.join("; ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod backup_cli_tests {
+    #[test]
+    fn passphrase_comes_from_the_file_then_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pass");
+        std::fs::write(&f, "two words \r\n").unwrap();
+        let from_file = super::backup_passphrase(Some(&f), Some("env".into())).unwrap();
+        assert_eq!(from_file.as_deref(), Some("two words "));
+        let from_env = super::backup_passphrase(None, Some("env".into())).unwrap();
+        assert_eq!(from_env.as_deref(), Some("env"));
+        assert_eq!(super::backup_passphrase(None, None).unwrap(), None);
+        std::fs::write(&f, "\n").unwrap();
+        assert!(super::backup_passphrase(Some(&f), None).is_err());
+        assert!(super::backup_passphrase(Some(&dir.path().join("none")), None).is_err());
+    }
+}

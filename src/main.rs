@@ -22,6 +22,15 @@ struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Log lines on standard error: human-readable text, or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FLEXSECURE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormatArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,6 +87,38 @@ enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// Back up the database, server key and signing keys into one file,
+    /// while the server runs. Encrypted with the passphrase of
+    /// --passphrase-file or FLEXSECURE_BACKUP_PASSPHRASE; without one the
+    /// file holds the keys in clear.
+    Backup {
+        file: PathBuf,
+        /// File holding the passphrase (never given on the command line).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Restore a backup into the data directory (the server must be stopped).
+    Restore {
+        file: PathBuf,
+        /// File holding the passphrase of an encrypted backup.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Replace the database and keys of a data directory that has files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The database.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// integrity_check, foreign_key_check and the schema version; exits
+    /// non-zero on a problem. Works beside a running server.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +165,12 @@ enum AccountCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ScopeArg {
     Auth,
     Manage,
@@ -162,7 +209,10 @@ enum OperatorCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    flexsecure::telemetry::init();
+    flexsecure::telemetry::init_with(match cli.log_format {
+        LogFormatArg::Text => flexsecure::telemetry::LogFormat::Text,
+        LogFormatArg::Json => flexsecure::telemetry::LogFormat::Json,
+    });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -225,5 +275,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             action,
             limit,
         } => flexsecure::cli::audit(&config, account.as_deref(), action.as_deref(), limit, json),
+        Command::Backup {
+            file,
+            passphrase_file,
+        } => flexsecure::cli::backup(&config, &file, passphrase_file.as_deref(), json),
+        Command::Restore {
+            file,
+            passphrase_file,
+            force,
+        } => flexsecure::cli::restore(&config, &file, passphrase_file.as_deref(), force, json),
+        Command::Db {
+            command: DbCommand::Check,
+        } => flexsecure::cli::db_check(&config, json),
     }
 }

@@ -9,6 +9,7 @@ pub mod extract;
 mod jwks;
 mod link_page;
 mod login;
+mod ops;
 mod outbox;
 mod policies;
 mod request_id;
@@ -50,6 +51,7 @@ pub struct AppState {
         (name = "sms-limits", description = "Anti-pumping: country allowlist and refused SMS; key scope `manage`"),
         (name = "sms", description = "SMS channels and delivery reports"),
         (name = "audit", description = "Admin changes and login decisions; key scope `manage`"),
+        (name = "ops", description = "Health, readiness and Prometheus metrics, for monitoring; no API key"),
     )
 )]
 pub struct ApiDoc;
@@ -108,6 +110,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(audit::list);
     // Delivery reports from HTTP gateways (their secret, no API key).
     cfg.service(dlr::report_get).service(dlr::report_post);
+    // Monitoring (no API key; /metrics takes its own bearer token).
+    cfg.service(ops::healthz);
+    cfg.service(ops::readyz);
+    cfg.service(ops::metrics);
 }
 
 /// Unknown paths and methods answer in the JSON error format too.

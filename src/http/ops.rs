@@ -111,15 +111,13 @@ impl FromRequest for MetricsReader {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let allowed = req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| {
-                s.services.metrics().may_scrape(
-                    req.headers()
-                        .get(header::AUTHORIZATION)
-                        .map(|v| v.as_bytes()),
-                )
-            });
+        let allowed = req.app_data::<web::Data<AppState>>().is_some_and(|s| {
+            s.services.metrics().may_scrape(
+                req.headers()
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            )
+        });
         ready(if allowed {
             Ok(MetricsReader)
         } else {
@@ -144,12 +142,7 @@ pub async fn metrics(state: web::Data<AppState>, _reader: MetricsReader) -> Http
         "gauge",
         "SMS waiting in the outbox, by status (queued, sending).",
     );
-    match state
-        .services
-        .store
-        .read(|db| db.outbox_depth())
-        .await
-    {
+    match state.services.store.read(|db| db.outbox_depth()).await {
         Ok(depth) => {
             for (status, n) in depth {
                 out.sample("flexsecure_outbox_depth", &[("status", status)], n as f64);

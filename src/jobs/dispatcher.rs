@@ -123,7 +123,7 @@ impl Dispatcher {
                     .write(move |db| record_outcome(db, &m, &h, now))
                     .await?;
                 metrics.sms(&channel, result);
-                Ok(())
+                Ok::<(), StoreError>(())
             }
         });
         for r in futures_util::future::join_all(sends).await {

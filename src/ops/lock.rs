@@ -99,7 +99,9 @@ fn lock(file: &File) -> Result<(), TryLockError> {
 
 fn holder_pid(file: &mut File) -> String {
     let mut text = String::new();
-    let _ = file.rewind().and_then(|_| file.take(32).read_to_string(&mut text));
+    let _ = file
+        .rewind()
+        .and_then(|_| file.take(32).read_to_string(&mut text));
     let pid = text.trim();
     if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
         pid.to_string()

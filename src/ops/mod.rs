@@ -24,11 +24,11 @@ pub enum OpsError {
     Io(String, #[source] std::io::Error),
     #[error("database {0}: {1}")]
     Sqlite(String, #[source] rusqlite::Error),
-    #[error("data directory {} is in use by a running flexsecure (pid {1}); stop it first", .0.display())]
+    #[error("data directory {dir} is in use by a running flexsecure (pid {pid}); stop it first", dir = .0.display(), pid = .1)]
     Locked(PathBuf, String),
     #[error("data directory {} is not empty; restore replaces its database and keys only with --force", .0.display())]
     NotEmpty(PathBuf),
-    #[error("no flexsecure data in {} ({1} is missing)", .0.display())]
+    #[error("no flexsecure data in {dir} ({file} is missing)", dir = .0.display(), file = .1)]
     NoData(PathBuf, &'static str),
     #[error("{} is not a flexsecure backup", .0.display())]
     NotAnArchive(PathBuf),

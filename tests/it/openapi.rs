@@ -40,6 +40,9 @@ const PRODUCT_ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v2/sms/outbox"),
     ("get", "/v2/usage"),
     ("get", "/v2/audit"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
 ];
 
 const METHODS: &[&str] = &[
