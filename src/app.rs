@@ -69,6 +69,8 @@ pub struct Application {
     /// The HTTPS certificate, reloaded on SIGHUP.
     certs: Option<Arc<crate::tls::CertStore>>,
     retention: crate::config::RetentionConfig,
+    /// Held while the server runs.
+    _lock: crate::ops::DataDirLock,
     /// The plain-HTTP listener that only redirects to HTTPS.
     redirect: Option<(SocketAddr, actix_web::dev::Server)>,
     modems: Vec<ModemHandle>,
@@ -115,10 +117,13 @@ impl Application {
         let data_dir = config.data_dir();
         let dir = data_dir.clone();
         let now = clock.now();
-        let (key, store, signer) = crate::blocking::run(move || {
+        let (lock, key, store, signer) = crate::blocking::run(move || {
+            // One server per data directory; `restore` refuses a held lock.
+            let lock = crate::ops::DataDirLock::acquire(&dir)
+                .with_context(|| format!("locking the data directory {}", dir.display()))?;
             let (key, store) = open_data_dir(&dir)?;
             let signer = Signer::open(&dir, now).context("opening the signing keys")?;
-            anyhow::Ok((key, store, signer))
+            anyhow::Ok((lock, key, store, signer))
         })
         .await??;
         let signer = Arc::new(signer);
@@ -160,6 +165,7 @@ impl Application {
         let services = Services::new(store, key, &public_url, Arc::new(Notify::new()))
             .with_limits(config.sms.limits.clone())
             .with_signer(signer.clone())
+            .with_certs(tls.as_ref().map(|t| t.certs.clone()))
             .with_metrics(Arc::new(crate::metrics::Metrics::new(
                 config.server.metrics.token.as_deref(),
             )));
@@ -224,6 +230,7 @@ impl Application {
             setup_link,
             certs: tls.map(|t| t.certs),
             retention: config.retention.clone(),
+            _lock: lock,
             redirect,
             modems,
             shutdown,
@@ -280,6 +287,23 @@ impl Application {
             tokio::spawn(server);
             handle
         });
+        // Our own SIGTERM/SIGINT handlers, installed before READY: actix
+        // installs its own only once the server future first runs, and a
+        // stop signal in between would otherwise kill the process at once.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            crate::systemd::notify_stopping();
+            handle.stop(true).await;
+        });
+        // systemd (Type=notify): the listener and the database are up.
+        crate::systemd::notify_ready();
         let result = tokio::select! {
             r = self.server => r.context("HTTP server failed"),
             r = &mut dispatcher => {

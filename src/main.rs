@@ -88,10 +88,10 @@ enum Command {
         limit: Option<u32>,
     },
     /// Back up the database, server key and signing keys into one file,
-    /// while the server runs. Encrypted with the passphrase of
-    /// --passphrase-file or FLEXSECURE_BACKUP_PASSPHRASE; without one the
-    /// file holds the keys in clear.
+    /// while the server runs. Encrypted with the passphrase in
+    /// --passphrase-file; without one the file holds the keys in clear.
     Backup {
+        /// The archive to write (replaced if it exists; mode 0600).
         file: PathBuf,
         /// File holding the passphrase (never given on the command line).
         #[arg(long)]
@@ -99,6 +99,7 @@ enum Command {
     },
     /// Restore a backup into the data directory (the server must be stopped).
     Restore {
+        /// The archive `flexsecure backup` wrote.
         file: PathBuf,
         /// File holding the passphrase of an encrypted backup.
         #[arg(long)]

@@ -114,6 +114,7 @@ pub const ENV_VARS: &[&str] = &[
     "FLEXSECURE_SMS_CONSOLE_PATH",
     "FLEXSECURE_LOG",
     "FLEXSECURE_LOG_FORMAT",
+    "FLEXSECURE_BACKUP_PASSPHRASE",
 ];
 
 impl Config {
@@ -140,7 +141,10 @@ impl Config {
                 "FLEXSECURE_SERVER_PUBLIC_URL" => cfg.server.public_url = Some(v),
                 "FLEXSECURE_STORAGE_DATA_DIR" => cfg.storage.data_dir = Some(v.into()),
                 "FLEXSECURE_SMS_CONSOLE_PATH" => cfg.sms.console.path = Some(v.into()),
-                "FLEXSECURE_CONFIG" | "FLEXSECURE_LOG" | "FLEXSECURE_LOG_FORMAT" => {}
+                "FLEXSECURE_CONFIG"
+                | "FLEXSECURE_LOG"
+                | "FLEXSECURE_LOG_FORMAT"
+                | "FLEXSECURE_BACKUP_PASSPHRASE" => {}
                 other => {
                     return Err(ConfigError::Invalid(format!(
                         "unknown environment variable {other}; known: {}",

@@ -105,6 +105,12 @@ pub fn backup(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if !out_dir.is_dir() {
+        return Err(OpsError::Invalid(format!(
+            "{} is not a directory",
+            out_dir.display()
+        )));
+    }
     let tag = hex::encode(crate::crypto::random_bytes::<6>());
     let tmp_db = out_dir.join(format!(".{name}.{tag}.db"));
     let tmp_out = out_dir.join(format!(".{name}.{tag}.tmp"));

@@ -90,9 +90,6 @@ pub(crate) fn holder(dir: &Path) -> io::Result<Option<String>> {
     }
 }
 
-// `File::try_lock` is stable since Rust 1.89; the package's rust-version
-// still says 1.88 (the lead raises it with the wiring of this lock).
-#[allow(clippy::incompatible_msrv)]
 fn lock(file: &File) -> Result<(), TryLockError> {
     file.try_lock()
 }

@@ -12,7 +12,7 @@ mod backup;
 mod check;
 mod lock;
 
-pub use backup::{backup, restore, BackupReport, RestoreReport};
+pub use backup::{backup, restore, ArchivedFile, BackupReport, RestoreReport};
 pub use check::{check, CheckReport, ForeignKeyViolation};
 pub use lock::{DataDirLock, LOCK_FILE};
 
@@ -34,7 +34,7 @@ pub enum OpsError {
     NotAnArchive(PathBuf),
     #[error("the backup has format version {0}; this binary reads version 1 only")]
     UnsupportedVersion(u16),
-    #[error("the backup is encrypted: give its passphrase (--passphrase-file or FLEXSECURE_BACKUP_PASSPHRASE)")]
+    #[error("the backup is encrypted: give its passphrase (--passphrase-file)")]
     PassphraseNeeded,
     #[error("wrong passphrase (or a damaged backup header); nothing was restored")]
     WrongPassphrase,

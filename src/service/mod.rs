@@ -31,8 +31,8 @@ pub use operators::{
     create_operator, NewSession, OperatorSession, SetupView, SESSION_ABSOLUTE_SECONDS,
     SESSION_IDLE_SECONDS,
 };
-pub use retention::{Purged, PURGE_BATCH, PURGE_BATCHES_PER_ROUND};
 pub use policies::{EvaluationView, PolicyView};
+pub use retention::{Purged, PURGE_BATCH, PURGE_BATCHES_PER_ROUND};
 pub use systems::{SystemInput, SystemPatch, SystemView};
 pub use users::{
     ImportRowError, ImportSummary, UsageView, UserInput, UserPage, UserPatch, UserView,
@@ -120,6 +120,9 @@ pub struct Services {
     /// Signs the assertions of approved logins; none until `with_signer`
     /// (the CLI needs none).
     signer: Option<Arc<crate::signing::Signer>>,
+    /// The HTTPS certificate, when serving HTTPS (its fingerprint is shown
+    /// in the admin UI).
+    certs: Option<Arc<crate::tls::CertStore>>,
     /// Failed operator logins per name and address (admin UI).
     throttle: Arc<std::sync::Mutex<operators::LoginThrottle>>,
     /// Counters of login decisions and SMS; a private one until `with_metrics`.
@@ -136,8 +139,20 @@ impl Services {
             limits: Default::default(),
             signer: None,
             throttle: Default::default(),
+            certs: None,
             metrics: Default::default(),
         }
+    }
+
+    /// The certificate the server presents (HTTPS).
+    pub fn with_certs(mut self, certs: Option<Arc<crate::tls::CertStore>>) -> Self {
+        self.certs = certs;
+        self
+    }
+
+    /// SHA-256 of the HTTPS certificate presented now, when serving HTTPS.
+    pub fn tls_fingerprint(&self) -> Option<String> {
+        self.certs.as_ref().map(|c| c.fingerprint())
     }
 
     /// Approved logins carry an `assertion` signed by this signer.

@@ -304,6 +304,31 @@ async fn a_quiet_servers_encrypted_backup_restores_exactly_the_same_data() {
     assert_eq!(before, after, "the server stayed quiet during the backup");
     assert!(before.contains("challenges: "), "the dump holds the login");
 
+    // Revoked after the backup: the restored database has the key back.
+    let (d, key_id) = (data.clone(), t.account.auth_key_id.clone());
+    flexsecure::blocking::run(move || {
+        let store = flexsecure::store::Store::open(&d).unwrap();
+        flexsecure::service::revoke_api_key(
+            &store,
+            &key_id,
+            &flexsecure::domain::Actor::Cli,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    let revoked = |db: &Path| {
+        count(
+            db,
+            &format!(
+                "SELECT count(*) FROM api_keys WHERE id = '{}' AND revoked_at IS NOT NULL",
+                t.account.auth_key_id
+            ),
+        )
+    };
+    assert_eq!(revoked(&data.join(DB)), 1);
+
     let restored = tmp.path().join("restored");
     let restore = |pass: &Path, archive: &Path| {
         vec![
@@ -346,6 +371,7 @@ async fn a_quiet_servers_encrypted_backup_restores_exactly_the_same_data() {
         before,
         "the restored database equals the source"
     );
+    assert_eq!(revoked(&restored.join(DB)), 0, "the revoked key is back");
     assert_eq!(
         std::fs::read(restored.join("server.key")).unwrap(),
         std::fs::read(data.join("server.key")).unwrap()
@@ -396,7 +422,8 @@ async fn restore_into_a_running_servers_data_dir_is_refused() {
     }
     let before = dump_async(data.join(DB)).await;
 
-    // Not empty: refused without --force.
+    // The running server holds the data dir's lock: refused, before any
+    // other check.
     let (ok, _, err) = bin_async(vec![
         "--data-dir".into(),
         s(&data),
@@ -404,15 +431,20 @@ async fn restore_into_a_running_servers_data_dir_is_refused() {
         s(&file),
     ])
     .await;
-    assert!(!ok && err.contains("not empty"), "{err}");
+    assert!(
+        !ok && err.contains("in use by a running flexsecure"),
+        "{err}"
+    );
 
-    // The lock `serve` holds (taken here as serve will take it): refused
-    // even with --force, by the binary (another process) and the library.
+    // Refused even with --force, by the binary (another process) and the
+    // library (the server runs in this process, so the lock is this
+    // process's; the test takes it itself only if nothing holds it).
     let d = data.clone();
-    let lock = flexsecure::blocking::run(move || DataDirLock::acquire(&d))
-        .await
-        .unwrap()
-        .unwrap();
+    let lock = flexsecure::blocking::run(move || {
+        (!DataDirLock::is_held(&d)).then(|| DataDirLock::acquire(&d).unwrap())
+    })
+    .await
+    .unwrap();
     let (ok, _, err) = bin_async(vec![
         "--data-dir".into(),
         s(&data),
@@ -435,11 +467,13 @@ async fn restore_into_a_running_servers_data_dir_is_refused() {
     assert!(flexsecure::blocking::run(move || DataDirLock::is_held(&d))
         .await
         .unwrap());
-    drop(lock);
-    let d = data.clone();
-    assert!(!flexsecure::blocking::run(move || DataDirLock::is_held(&d))
-        .await
-        .unwrap());
+    if let Some(lock) = lock {
+        drop(lock);
+        let d = data.clone();
+        assert!(!flexsecure::blocking::run(move || DataDirLock::is_held(&d))
+            .await
+            .unwrap());
+    }
 
     assert_eq!(
         dump_async(data.join(DB)).await,
@@ -519,6 +553,16 @@ async fn db_check_passes_a_good_database_and_reports_a_corrupted_copy() {
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["ok"], false, "{report}");
     assert_ne!(report["integrity"], json!(["ok"]), "{report}");
+    // A backup of it is refused: the copy fails its quick_check.
+    let (c, f) = (copy.clone(), tmp.path().join("of-damaged.fsb"));
+    let refused = flexsecure::blocking::run(move || ops::backup(&c, &f, None))
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, Err(OpsError::SourceDamaged(_))),
+        "{refused:?}"
+    );
+    assert!(!tmp.path().join("of-damaged.fsb").exists());
     // The human form says so too.
     let (ok, out, _) = bin_async(vec![
         "--data-dir".into(),

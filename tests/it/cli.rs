@@ -106,7 +106,7 @@ async fn serve_without_configuration_and_cli_beside_it() {
     let manage = acc["manage_key"].as_str().unwrap().to_string();
     assert!(acc["auth_key"].as_str().unwrap().starts_with("fsk_"));
 
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let r = client
         .get(format!("http://{addr}/v2/policies"))
         .header("apikey", &manage)

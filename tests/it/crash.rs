@@ -74,7 +74,7 @@ async fn kill_dash_nine_loses_no_acknowledged_sms() {
     );
 
     let (server, addr) = serve_args(dir.path(), &["--config", &cfg]);
-    let c = reqwest::Client::new();
+    let c = crate::harness::http_client();
     let url = |p: &str| format!("http://{addr}{p}");
     let r = c
         .post(url("/v2/systems"))

@@ -41,6 +41,26 @@ impl Write for LogWriter {
     }
 }
 
+/// reqwest is built with rustls (without a default crypto provider, so that
+/// no second one is compiled in): the process uses ring, installed once.
+fn tls_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An HTTP client for tests.
+pub fn http_client() -> reqwest::Client {
+    http_builder().build().unwrap()
+}
+
+/// A client builder for tests (see [`http_client`]).
+pub fn http_builder() -> reqwest::ClientBuilder {
+    tls_provider();
+    reqwest::Client::builder()
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -88,7 +108,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         let mut t = Self {
             base,
-            client: reqwest::Client::new(),
+            client: http_client(),
             clock,
             data_dir,
             sms_dir,

@@ -24,6 +24,7 @@ mod modem_app;
 mod modem_sim;
 mod openapi;
 mod ops;
+mod packaging;
 mod policies;
 mod pumping;
 mod retention;

@@ -473,7 +473,7 @@ async fn the_binary_logs_json_lines_with_the_request_id() {
     assert_eq!(serving["level"], "INFO");
     let addr = serving["listen"].as_str().unwrap().to_string();
 
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let r = client
         .get(format!("http://{addr}/healthz"))
         .header("x-request-id", "json-req-42")

@@ -28,7 +28,7 @@ async fn sigterm_under_load_loses_no_acknowledged_start() {
         acc["auth_key"].as_str().unwrap().to_string(),
         acc["manage_key"].as_str().unwrap().to_string(),
     );
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let r = client
         .post(format!("http://{addr}/v2/systems"))
         .header("apikey", &manage)
@@ -106,4 +106,35 @@ async fn sigterm_under_load_loses_no_acknowledged_start() {
             .unwrap();
         assert_eq!(r.status(), 200, "{id} was acknowledged but is gone");
     }
+}
+
+#[test]
+fn systemd_hears_ready_once_serving_and_stopping_on_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flexsecure"))
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env_remove("FLEXSECURE_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = sock.recv(&mut buf).expect("READY=1 within 30 s");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let n = sock.recv(&mut buf).expect("STOPPING=1 within 30 s");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }

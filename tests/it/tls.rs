@@ -288,3 +288,44 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
     .unwrap();
     drop(server);
 }
+
+#[tokio::test]
+async fn the_admin_ui_shows_the_certificate_fingerprint_over_https() {
+    let t = TestApp::spawn_with(|c| c.server.listen = Some("0.0.0.0:0".into())).await;
+    let expected = file_fingerprint(&t.data_dir.path().join("tls/cert.pem"));
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pin::default()))
+        .with_no_client_auth();
+    let client = crate::harness::http_builder()
+        .use_preconfigured_tls(config)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", t.addr.port());
+    let mut a = crate::admin::Admin::with_client(&t, client, base.clone());
+    let link = t.setup_link.clone().unwrap();
+    let link = format!("{base}{}", &link[link.find("/admin").unwrap()..]);
+    assert_eq!(
+        a.setup(&link, Some("root"), crate::admin::PASSWORD)
+            .await
+            .status,
+        200
+    );
+    // Over HTTPS the cookies carry the __Host- prefix and Secure.
+    assert!(a
+        .set_cookie_lines
+        .iter()
+        .any(|l| l.starts_with("__Host-fs_csrf=") && l.contains("Secure")));
+    assert_eq!(a.login("root", crate::admin::PASSWORD).await.status, 303);
+    let page = a.get("/admin/channels").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(&format!("id=\"tls-fingerprint\">{expected}<")),
+        "{}",
+        page.body
+    );
+}

@@ -40,6 +40,8 @@ struct ChannelsPage {
     routes: Vec<RouteRow>,
     modems: Vec<ModemRow>,
     result: Option<String>,
+    /// SHA-256 of the HTTPS certificate, when serving HTTPS.
+    fingerprint: Option<String>,
 }
 
 fn text<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -101,6 +103,7 @@ fn channels_page(
             routes,
             modems,
             result,
+            fingerprint: s.state.services.tls_fingerprint(),
         },
     )
 }

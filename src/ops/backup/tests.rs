@@ -222,3 +222,81 @@ fn backup_needs_a_data_dir_and_a_passphrase_that_is_not_empty() {
     ));
     assert!(!out.exists());
 }
+
+#[test]
+fn a_damaged_database_in_an_intact_archive_is_not_restored() {
+    let src = source();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.fsb");
+    backup(src.path(), &good, None).unwrap();
+    let plain = tmp.path().join("plain");
+    restore(&good, &plain, None, false).unwrap();
+
+    // The accounts table's root page overwritten past its header.
+    let db = plain.join(DB_FILE);
+    let (page_size, root): (i64, i64) = {
+        let c = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        (
+            c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap(),
+            c.query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'accounts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap(),
+        )
+    };
+    let mut bytes = fs::read(&db).unwrap();
+    let at = ((root - 1) * page_size + 8) as usize;
+    bytes[at..at + 24].fill(0xff);
+    let key = fs::read(plain.join(SERVER_KEY_FILE)).unwrap();
+
+    // A well-formed, authentic archive around the damaged database.
+    let files = vec![
+        ArchivedFile {
+            name: DB_FILE.into(),
+            size: bytes.len() as u64,
+        },
+        ArchivedFile {
+            name: SERVER_KEY_FILE.into(),
+            size: key.len() as u64,
+        },
+    ];
+    let manifest = Manifest {
+        format: archive::VERSION,
+        created_at: Utc::now(),
+        flexsecure_version: "test".into(),
+        schema_version: 6,
+        files,
+    };
+    let bad = tmp.path().join("bad.fsb");
+    let mut w = ArchiveWriter::new(
+        File::create(&bad).unwrap(),
+        Some("pass"),
+        archive::KdfParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        },
+    )
+    .unwrap();
+    archive::write_manifest(&mut w, &serde_json::to_vec(&manifest).unwrap()).unwrap();
+    archive::write_file(&mut w, DB_FILE, bytes.len() as u64, &mut bytes.as_slice()).unwrap();
+    archive::write_file(
+        &mut w,
+        SERVER_KEY_FILE,
+        key.len() as u64,
+        &mut key.as_slice(),
+    )
+    .unwrap();
+    archive::write_end(&mut w).unwrap();
+    w.finish().unwrap();
+
+    let dst = tmp.path().join("restored");
+    match restore(&bad, &dst, Some("pass"), false) {
+        Err(OpsError::Integrity(problems)) => assert!(!problems.is_empty()),
+        other => panic!("expected an integrity failure, got {other:?}"),
+    }
+    // Only the lock file: no database, no key, no staging directory.
+    assert_eq!(names(&dst), [super::super::LOCK_FILE]);
+}

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 /// A browser-like client: keeps cookies, does not follow redirects.
 pub struct Admin<'a> {
-    pub t: &'a TestApp,
+    _t: &'a TestApp,
     client: reqwest::Client,
+    base: String,
     pub cookies: HashMap<String, String>,
     /// Every Set-Cookie line seen, for attribute checks.
     pub set_cookie_lines: Vec<String>,
@@ -43,13 +44,23 @@ impl Page {
 impl<'a> Admin<'a> {
     pub fn new(t: &'a TestApp) -> Self {
         Self {
-            t,
-            client: reqwest::Client::builder()
+            _t: t,
+            client: crate::harness::http_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            base: t.base.clone(),
             cookies: HashMap::new(),
             set_cookie_lines: Vec::new(),
+        }
+    }
+
+    /// Through another client (HTTPS) to another base URL.
+    pub fn with_client(t: &'a TestApp, client: reqwest::Client, base: String) -> Self {
+        Self {
+            client,
+            base,
+            ..Self::new(t)
         }
     }
 
@@ -57,7 +68,7 @@ impl<'a> Admin<'a> {
         if path.starts_with("http") {
             path.to_string()
         } else {
-            format!("{}{path}", self.t.base)
+            format!("{}{path}", self.base)
         }
     }
 

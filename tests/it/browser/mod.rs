@@ -432,7 +432,7 @@ impl Starting {
     /// (bounded: 10 s in all).
     async fn wait_ready(&mut self) -> u16 {
         let deadline = Instant::now() + DRIVER_START;
-        let http = reqwest::Client::builder()
+        let http = crate::harness::http_builder()
             .timeout(Duration::from_secs(1))
             .build()
             .unwrap();

@@ -94,7 +94,7 @@ impl GatewayApp {
         .unwrap();
         Self {
             base,
-            client: reqwest::Client::new(),
+            client: crate::harness::http_client(),
             store,
             manage_key: account.manage_key,
             auth_key: account.auth_key,

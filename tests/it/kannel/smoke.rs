@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Coding, FakeSms, HttpRecorder, Kannel};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::harness::http_builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
