@@ -1,6 +1,5 @@
 //! API keys of an account: a new key is shown once; revoke.
 
-use super::session::FormData;
 use super::{redirect, render, AdminError, AdminSession, Nav, NavAccount};
 use crate::domain::Actor;
 use crate::service::{ApiKeyInfo, Error};
@@ -64,9 +63,7 @@ pub async fn create(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let scope = match form.get("scope") {
         Some("manage") => Scope::Manage,
         _ => Scope::Auth,
@@ -92,8 +89,7 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, key) = path.into_inner();
-    let a = s.account(&account).await?;
-    s.check(&FormData::parse(&body))?;
+    let (a, _) = s.posted(&account, &body).await?;
     // Only a key of this account: ids are looked up across accounts.
     if !keys_of(&s, &a.id).await?.iter().any(|k| k.key_id == key) {
         return Err(AdminError::NotFound);

@@ -1,6 +1,5 @@
 //! Policies: list, create (with context rules as JSON), delete, dry-run.
 
-use super::session::FormData;
 use super::{redirect, render, AdminError, AdminSession, Nav, NavAccount};
 use crate::domain::{Factor, PolicySpecInput, RuleInput};
 use crate::service::{Error, PolicyView, StartInput};
@@ -123,9 +122,7 @@ pub async fn create(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let shown_form = PolicyForm {
         name: form.get("name").unwrap_or_default().into(),
         timezone: form.get("timezone").unwrap_or_default().into(),
@@ -185,8 +182,7 @@ pub async fn delete(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, name) = path.into_inner();
-    let a = s.account(&account).await?;
-    s.check(&FormData::parse(&body))?;
+    let (a, _) = s.posted(&account, &body).await?;
     let now = s.state.clock.now();
     match s
         .state
@@ -212,9 +208,7 @@ pub async fn evaluate(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let context = match form.get("context") {
         None => None,
         Some(t) => match serde_json::from_str(t) {
@@ -334,9 +328,7 @@ pub async fn replace(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, name) = path.into_inner();
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let text = form.raw("policy").to_string();
     let refused = |msg: String| Shown {
         error: Some(msg),

@@ -140,6 +140,19 @@ impl AdminSession {
         )
     }
 
+    /// A form posted to one of `account`'s pages: access to the account,
+    /// then the form with this session's CSRF token.
+    pub async fn posted(
+        &self,
+        account: &str,
+        body: &[u8],
+    ) -> Result<(NavAccount, FormData), AdminError> {
+        let a = self.account(account).await?;
+        let form = FormData::parse(body);
+        self.check(&form)?;
+        Ok((a, form))
+    }
+
     /// Refuses a form without this session's CSRF token.
     pub fn check(&self, form: &FormData) -> Result<(), AdminError> {
         form.check_csrf(&self.session.csrf)

@@ -1,6 +1,5 @@
 //! Systems and who may log in to them (grants).
 
-use super::session::FormData;
 use super::{redirect, render, AdminError, AdminSession, Nav, NavAccount};
 use crate::service::{Error, SystemInput, SystemView, UserView};
 use actix_web::http::StatusCode;
@@ -61,9 +60,7 @@ pub async fn create(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let sensitivity = match form.get("sensitivity").map(str::parse::<u8>) {
         None => None,
         Some(Ok(n)) => Some(n),
@@ -158,9 +155,7 @@ pub async fn grant(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, name) = path.into_inner();
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let email = form.get("email").unwrap_or_default().to_string();
     let now = s.state.clock.now();
     match s
@@ -195,9 +190,7 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, name) = path.into_inner();
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let email = form.get("email").unwrap_or_default().to_string();
     let now = s.state.clock.now();
     match s

@@ -1,7 +1,6 @@
 //! Users: search and paging (server side), create, enable/disable, unlock,
 //! CSV import with per-row errors.
 
-use super::session::FormData;
 use super::{redirect, render, AdminError, AdminSession, Nav, NavAccount};
 use crate::service::{Error, ImportRowError, UserInput, UserPatch, UserView};
 use actix_web::http::StatusCode;
@@ -98,9 +97,7 @@ pub async fn create(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let input = UserInput {
         email: form.get("email").unwrap_or_default().into(),
         phone: form.get("phone").unwrap_or_default().into(),
@@ -140,9 +137,7 @@ pub async fn import(
     account: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let csv = form.raw("csv").replace("\r\n", "\n").into_bytes();
     let now = s.state.clock.now();
     let (status, shown) = match s.state.services.import_users(&s.caller(&a), csv, now).await {
@@ -184,8 +179,7 @@ pub async fn act(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, email, action) = path.into_inner();
-    let a = s.account(&account).await?;
-    s.check(&FormData::parse(&body))?;
+    let (a, _) = s.posted(&account, &body).await?;
     let (caller, now) = (s.caller(&a), s.state.clock.now());
     let services = &s.state.services;
     let done = match action.as_str() {
@@ -287,9 +281,7 @@ pub async fn edit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let (account, email) = path.into_inner();
-    let a = s.account(&account).await?;
-    let form = FormData::parse(&body);
-    s.check(&form)?;
+    let (a, form) = s.posted(&account, &body).await?;
     let patch = UserPatch {
         phone: form.get("phone").map(str::to_string),
         // An emptied field means "no name" / "no groups".
