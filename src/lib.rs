@@ -1,6 +1,7 @@
 //! FlexSecure: an on-premise SMS authentication appliance.
 
 pub mod app;
+pub mod bench;
 pub mod blocking;
 pub mod cli;
 pub mod clock;

@@ -113,6 +113,20 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Load test of the login path: runs this binary as a server on a
+    /// temporary data dir with an HTTP SMS sink and measures PIN logins.
+    Bench {
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Warm-up seconds before measuring.
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,5 +302,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db {
             command: DbCommand::Check,
         } => flexsecure::cli::db_check(&config, json),
+        Command::Bench {
+            users,
+            concurrency,
+            duration,
+            warmup,
+        } => flexsecure::bench::run(&flexsecure::bench::Options {
+            users,
+            concurrency,
+            duration_secs: duration,
+            warmup_secs: warmup,
+            json,
+        }),
     }
 }

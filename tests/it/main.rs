@@ -8,6 +8,7 @@ mod admin;
 mod assertions;
 mod audit;
 mod backup;
+mod bench;
 mod browser;
 mod cli;
 mod crash;
