@@ -200,16 +200,77 @@ impl Services {
         if presented.len() > 128 {
             return Ok(None);
         }
-        let presented = presented.to_string();
-        self.store
+        if let Some(hit) = self.keys.get(presented) {
+            return Ok(Some(hit));
+        }
+        let p = presented.to_string();
+        let found = self
+            .store
             .read(move |db| {
-                let hash = crypto::sha256(presented.as_bytes());
-                Ok(db.api_key_by_hash(&hash)?.map(|r| KeyIdentity {
+                let hash = crypto::sha256(p.as_bytes());
+                Ok::<_, Error>(db.api_key_by_hash(&hash)?.map(|r| KeyIdentity {
                     key_id: r.id,
                     account_id: r.account_id,
                     scope: r.scope,
                 }))
             })
-            .await
+            .await?;
+        if let Some(id) = &found {
+            self.keys.put(presented, id.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets every cached key, so a revocation made in this process
+    /// counts at once (one made by another process counts within
+    /// [`KEY_CACHE_SECONDS`]).
+    pub fn forget_keys(&self) {
+        self.keys.clear();
+    }
+}
+
+/// How long a looked-up API key is trusted without asking the database
+/// again: a key revoked by the CLI (another process) stops working within
+/// this time; revoked in the admin UI, at once.
+pub const KEY_CACHE_SECONDS: u64 = 2;
+/// Keys remembered at most; the cache starts over when full.
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Known API keys, by the key as presented: a request needs no database
+/// read and no blocking-thread hop to learn who calls. Unknown keys are not
+/// remembered (so guessing cannot fill the cache).
+#[derive(Debug, Default)]
+pub struct KeyCache(
+    std::sync::Mutex<std::collections::HashMap<String, (KeyIdentity, std::time::Instant)>>,
+);
+
+impl KeyCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (KeyIdentity, std::time::Instant)>,
+    > {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, presented: &str) -> Option<KeyIdentity> {
+        let ttl = std::time::Duration::from_secs(KEY_CACHE_SECONDS);
+        let map = self.lock();
+        map.get(presented)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn put(&self, presented: &str, id: KeyIdentity) {
+        let mut map = self.lock();
+        if map.len() >= KEY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(presented.to_string(), (id, std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
     }
 }

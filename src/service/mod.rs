@@ -15,7 +15,7 @@ mod users;
 
 pub use accounts::{
     create_account, create_api_key, list_api_keys, revoke_api_key, ApiKeyInfo, KeyIdentity,
-    NewAccount, NewApiKey,
+    NewAccount, NewApiKey, KEY_CACHE_SECONDS,
 };
 pub use admin::{AccountView, ChannelCount, DashboardView, HourBar, OutboxPage, OUTBOX_STATUSES};
 pub use audit::{
@@ -123,6 +123,8 @@ pub struct Services {
     /// The HTTPS certificate, when serving HTTPS (its fingerprint is shown
     /// in the admin UI).
     certs: Option<Arc<crate::tls::CertStore>>,
+    /// API keys looked up recently (see `accounts::KeyCache`).
+    keys: Arc<accounts::KeyCache>,
     /// Failed operator logins per name and address (admin UI).
     throttle: Arc<std::sync::Mutex<operators::LoginThrottle>>,
     /// Counters of login decisions and SMS; a private one until `with_metrics`.
@@ -139,6 +141,7 @@ impl Services {
             limits: Default::default(),
             signer: None,
             throttle: Default::default(),
+            keys: Default::default(),
             certs: None,
             metrics: Default::default(),
         }

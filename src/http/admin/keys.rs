@@ -100,7 +100,11 @@ pub async fn revoke(
         .await
         .map_err(|_| AdminError::Internal)?
     {
-        Ok(_) | Err(Error::NotFound { .. }) => Ok(redirect(&format!("/admin/a/{}/keys", a.id))),
+        Ok(_) | Err(Error::NotFound { .. }) => {
+            // The revoked key stops working now, not when the cache expires.
+            s.state.services.forget_keys();
+            Ok(redirect(&format!("/admin/a/{}/keys", a.id)))
+        }
         Err(e) => Err(e.into()),
     }
 }

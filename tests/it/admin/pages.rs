@@ -187,6 +187,13 @@ async fn keys_channels_outbox_and_export() {
         .post(&format!("{base}/keys/{key_id}/revoke"), &[("csrf", &csrf)])
         .await;
     assert_eq!(p.status, 303);
+    // Revoked in the UI: refused at once (the server's key cache is cleared).
+    let r = t
+        .req(reqwest::Method::GET, "/v2/users", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 
     // The channels page (the console channel here) sends a test SMS.
     let p = a.get("/admin/channels").await;
