@@ -10,10 +10,12 @@
 mod archive;
 mod backup;
 mod check;
+mod dump;
 mod lock;
 
 pub use backup::{backup, restore, ArchivedFile, BackupReport, RestoreReport};
 pub use check::{check, CheckReport, ForeignKeyViolation};
+pub use dump::logical_dump;
 pub use lock::{DataDirLock, LOCK_FILE};
 
 use std::path::{Path, PathBuf};

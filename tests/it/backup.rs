@@ -7,7 +7,6 @@
 use crate::harness::{pin_of, TestApp};
 use flexsecure::ops::{self, DataDirLock, OpsError};
 use reqwest::Method;
-use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -44,55 +43,9 @@ fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
-/// Every table's rows ordered by all their columns, as text, with the
-/// schema and user_version. Works on a live database (one read snapshot).
+/// Every table's rows in a fixed order, as text, with the schema.
 fn dump(db: &Path) -> String {
-    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE).unwrap();
-    c.pragma_update(None, "query_only", "ON").unwrap();
-    c.execute_batch("BEGIN").unwrap();
-    let version: i64 = c
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    let mut out = format!("user_version {version}\n");
-    let objects: Vec<(String, String, Option<String>)> = c
-        .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for (kind, name, sql) in &objects {
-        out.push_str(&format!("{kind} {name}: {sql:?}\n"));
-        if kind != "table" || (name.starts_with("sqlite_") && name != "sqlite_sequence") {
-            continue;
-        }
-        let n = c
-            .prepare(&format!("SELECT * FROM \"{name}\""))
-            .unwrap()
-            .column_count();
-        let order: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-        let mut stmt = c
-            .prepare(&format!(
-                "SELECT * FROM \"{name}\" ORDER BY {}",
-                order.join(",")
-            ))
-            .unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let cells: Vec<String> = (0..n)
-                .map(|i| match r.get_ref(i).unwrap() {
-                    ValueRef::Null => "NULL".into(),
-                    ValueRef::Integer(v) => v.to_string(),
-                    ValueRef::Real(v) => v.to_string(),
-                    ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
-                    ValueRef::Blob(b) => format!("x'{}'", hex::encode(b)),
-                })
-                .collect();
-            out.push_str(&format!("  {name}: {}\n", cells.join("|")));
-        }
-    }
-    c.execute_batch("COMMIT").unwrap();
-    out
+    flexsecure::ops::logical_dump(db).unwrap()
 }
 
 async fn dump_async(db: PathBuf) -> String {

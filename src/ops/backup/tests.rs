@@ -1,5 +1,4 @@
 use super::*;
-use rusqlite::types::ValueRef;
 use rusqlite::OpenFlags;
 
 /// A data directory as a server leaves it: database with an account,
@@ -14,44 +13,7 @@ fn source() -> tempfile::TempDir {
 
 /// Every table's rows in a fixed order, as text, with the schema.
 pub(crate) fn dump(db: &Path) -> String {
-    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut out = format!("user_version {}\n", user_version(&c).unwrap());
-    let objects: Vec<(String, String, Option<String>)> = c
-        .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for (kind, name, sql) in &objects {
-        out.push_str(&format!("{kind} {name}: {sql:?}\n"));
-        if kind != "table" || (name.starts_with("sqlite_") && name != "sqlite_sequence") {
-            continue;
-        }
-        let stmt = c.prepare(&format!("SELECT * FROM \"{name}\"")).unwrap();
-        let n = stmt.column_count();
-        let order: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-        let mut stmt = c
-            .prepare(&format!(
-                "SELECT * FROM \"{name}\" ORDER BY {}",
-                order.join(",")
-            ))
-            .unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let cells: Vec<String> = (0..n)
-                .map(|i| match r.get_ref(i).unwrap() {
-                    ValueRef::Null => "NULL".into(),
-                    ValueRef::Integer(v) => v.to_string(),
-                    ValueRef::Real(v) => v.to_string(),
-                    ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
-                    ValueRef::Blob(b) => format!("x'{}'", hex::encode(b)),
-                })
-                .collect();
-            out.push_str(&format!("  {}\n", cells.join("|")));
-        }
-    }
-    out
+    crate::ops::logical_dump(db).unwrap()
 }
 
 fn names(dir: &Path) -> Vec<String> {
